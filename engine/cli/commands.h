@@ -1,0 +1,15 @@
+#pragma once
+// Each group of `automl` subcommands registers itself on the root app. The executable's main()
+// calls every add_*_commands in turn; the commands are thin layers over the module libraries.
+#include <CLI/CLI.hpp>
+
+namespace automl::cli {
+
+void add_run_commands(CLI::App& app);    // run
+void add_query_commands(CLI::App& app);  // query
+void add_mi_commands(CLI::App& app);     // mi, mi-curve
+
+// Sets LibTorch's intra-op threads: `threads` if > 0, else the machine's core count.
+void apply_thread_setting(int threads);
+
+}  // namespace automl::cli

@@ -1,0 +1,32 @@
+// automl: the command-line front end. Each subcommand lives in its own file and registers
+// itself through engine/cli/commands.h; errors meant for the user end the process with a
+// message and exit code 1 (2 for command-line usage errors).
+#include <fmt/format.h>
+
+#include <iostream>
+
+#include "common/error.h"
+#include "engine/cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "automl: an AutoML engine that trains deep networks with a learning rate set by mutual "
+      "information (MI-SGD), tunes it with an LR range test, and compares it with Adam, "
+      "RMSprop, LARS and step-decay SGD."};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Show help for every command");
+  automl::cli::add_run_commands(app);
+  automl::cli::add_query_commands(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const automl::InputError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,55 @@
+#pragma once
+// Validated reading of a YAML mapping: every key is either read or rejected as unknown (with
+// the nearest valid key as a hint), and every error names file:line and the key's full path.
+#include <yaml-cpp/yaml.h>
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace automl::experiments {
+
+class Fields {
+ public:
+  // `node` must be a mapping; `path` is its dotted key path ("" at the top).
+  Fields(const YAML::Node& node, std::string file, std::string path);
+
+  // Reads `key` into `out` when present (out keeps its default otherwise).
+  template <typename T>
+  void optional(const std::string& key, T& out);
+  // Like optional, but a missing key is an error.
+  template <typename T>
+  void required(const std::string& key, T& out);
+  // The sub-mapping at `key` (an empty mapping when absent).
+  Fields child(const std::string& key);
+  // A mapping of free-form numeric options (e.g. model options).
+  void numbers(const std::string& key, std::map<std::string, double>& out);
+  bool has(const std::string& key) const;
+
+  // Throws for any key that was never asked for.
+  void reject_unknown() const;
+
+  // "file:line: path.key" for messages about `key` (or about this mapping if key is empty).
+  std::string where(const std::string& key = "") const;
+
+  const std::string& file() const { return file_; }
+
+ private:
+  template <typename T>
+  void read(const std::string& key, T& out);
+  std::string full(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+
+  YAML::Node node_;
+  std::string file_, path_;
+  std::set<std::string> asked_;
+};
+
+// Throws InputError(where, "must be ...") unless low <= value <= high.
+void check_range(const Fields& fields, const std::string& key, double value, double low,
+                 double high);
+// Throws unless value is one of `allowed`.
+void check_choice(const Fields& fields, const std::string& key, const std::string& value,
+                  const std::vector<std::string>& allowed);
+
+}  // namespace automl::experiments

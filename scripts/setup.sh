@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs everything the engine needs from Debian 12's packages. Idempotent; run as root.
+# Nothing is downloaded from anywhere but Debian's archive.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config git
+  libtorch-dev libopenblas0-pthread
+  libsqlitecpp-dev libsqlite3-dev sqlite3
+  libyaml-cpp-dev libfmt-dev catch2 libboost-dev zlib1g-dev
+  libcli11-dev nlohmann-json3-dev libbenchmark-dev
+  dataset-fashion-mnist
+  clang-format
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "setup.sh: missing packages (${missing[*]}); run as root to install them" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+echo "setup.sh: all packages present"
