@@ -1,11 +1,33 @@
 #pragma once
 // An experiment file (YAML) as a plain struct, validated once at load. docs/experiments.md lists
 // every key with its default and meaning.
+#include <cstdint>
 #include <string>
+#include <vector>
 
+#include "search/config.h"
 #include "trials/config.h"
 
 namespace automl::experiments {
+
+// Which methods the experiment compares.
+struct MethodsConfig {
+  bool mi_sgd = true;            // Algorithm 1, model-wise
+  bool mi_sgd_layerwise = false; // Algorithm 1, one LR per layer
+  bool baselines = true;         // the optimizers in `baselines.optimizers`
+};
+
+// What the experiment may spend; 0 = unlimited.
+struct BudgetConfig {
+  double device_minutes = 0;
+  std::int64_t epochs = 0;  // total training epochs over all jobs
+};
+
+struct DevicesConfig {
+  std::string kind = "auto";  // auto (every visible GPU, else the CPU) | cpu | cuda
+  int slots_per_gpu = 4;      // concurrent trials per GPU (small models share a GPU well)
+  int cpu_slots = 1;
+};
 
 struct ExperimentConfig {
   std::string file;    // the YAML file it was loaded from
@@ -14,6 +36,13 @@ struct ExperimentConfig {
   std::string database = "automl.db";  // relative paths are relative to the working directory
   int threads = 0;                     // LibTorch threads; 0 = one per core
   trials::TrialConfig trial;           // the base trial every job of the experiment starts from
+  std::vector<std::uint64_t> seeds = {1, 2, 3};  // final runs of every method
+  MethodsConfig methods;
+  search::LrrtConfig lrrt;
+  search::C1C2Config c1c2;
+  search::BaselineConfig baselines;
+  BudgetConfig budget;
+  DevicesConfig devices;
 };
 
 // Loads and validates `path`. Throws InputError naming file:line and the key on any problem:
