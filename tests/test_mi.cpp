@@ -1,0 +1,388 @@
+// Tests of the MI module (mi/mi.h) against independent truth: a plain O(n^2) reference written
+// here, closed-form Gaussian and uniform-mixture MI values, and invariances of the estimator.
+#include <ATen/ATen.h>
+// LibTorch builds with glog define a CHECK macro of their own; Catch's must win in this file.
+#undef CHECK
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "mi/mi.h"
+
+namespace mi = automl::mi;
+
+namespace {
+
+at::Tensor from_vector(const std::vector<double>& v, std::int64_t rows, std::int64_t cols) {
+  at::Tensor t = at::empty({rows, cols}, at::TensorOptions().dtype(at::kDouble));
+  std::copy(v.begin(), v.end(), t.data_ptr<double>());
+  return t;
+}
+
+// d independent pairs (x_c, y_c) of standard normals with correlation r.
+std::pair<at::Tensor, at::Tensor> gaussian_pairs(std::int64_t n, int d, double r,
+                                                 std::uint64_t seed) {
+  std::mt19937_64 gen(seed);
+  std::normal_distribution<double> g(0.0, 1.0);
+  std::vector<double> x(n * d), y(n * d);
+  const double s = std::sqrt(1 - r * r);
+  for (std::int64_t i = 0; i < n * d; ++i) {
+    const double a = g(gen), b = g(gen);
+    x[i] = a;
+    y[i] = r * a + s * b;
+  }
+  return {from_vector(x, n, d), from_vector(y, n, d)};
+}
+
+// The definition of SPEC.md 1, written plainly: O(n^2), no pruning, no cleverness.
+mi::KsgCounts naive_counts(const at::Tensor& x_in, const at::Tensor& y_in, int k) {
+  const at::Tensor x = x_in.to(at::kDouble).contiguous(), y = y_in.to(at::kDouble).contiguous();
+  const std::int64_t n = x.size(0), dx = x.size(1), dy = y.size(1);
+  const double* px = x.data_ptr<double>();
+  const double* py = y.data_ptr<double>();
+  auto dist = [](const double* a, const double* b, std::int64_t d) {
+    double m = 0;
+    for (std::int64_t c = 0; c < d; ++c) m = std::max(m, std::fabs(a[c] - b[c]));
+    return m;
+  };
+  mi::KsgCounts out;
+  for (std::int64_t i = 0; i < n; ++i) {
+    std::vector<double> joint;
+    for (std::int64_t j = 0; j < n; ++j)
+      if (j != i)
+        joint.push_back(
+            std::max(dist(px + i * dx, px + j * dx, dx), dist(py + i * dy, py + j * dy, dy)));
+    std::sort(joint.begin(), joint.end());
+    const double eps = joint[k - 1];
+    std::int64_t nx = 0, ny = 0;
+    for (std::int64_t j = 0; j < n; ++j) {
+      if (j == i) continue;
+      if (dist(px + i * dx, px + j * dx, dx) < eps) ++nx;
+      if (dist(py + i * dy, py + j * dy, dy) < eps) ++ny;
+    }
+    out.eps.push_back(eps);
+    out.nx.push_back(nx);
+    out.ny.push_back(ny);
+  }
+  return out;
+}
+
+double naive_ksg(const mi::KsgCounts& c, int k) {
+  double s = 0;
+  for (std::size_t i = 0; i < c.nx.size(); ++i)
+    s += std::lgamma(1.0) * 0 + mi::digamma(c.nx[i] + 1.0) + mi::digamma(c.ny[i] + 1.0);
+  const double n = static_cast<double>(c.nx.size());
+  return mi::digamma(k) + mi::digamma(n) - s / n;
+}
+
+void require_same_counts(const mi::KsgCounts& a, const mi::KsgCounts& b) {
+  REQUIRE(a.eps.size() == b.eps.size());
+  std::size_t bad = 0;
+  for (std::size_t i = 0; i < a.eps.size(); ++i)
+    if (a.eps[i] != b.eps[i] || a.nx[i] != b.nx[i] || a.ny[i] != b.ny[i]) ++bad;
+  CHECK(bad == 0);
+}
+
+at::Tensor random_labels(std::int64_t n, int classes, std::uint64_t seed) {
+  std::mt19937_64 gen(seed);
+  at::Tensor l = at::empty({n}, at::TensorOptions().dtype(at::kLong));
+  for (std::int64_t i = 0; i < n; ++i) l.data_ptr<std::int64_t>()[i] = gen() % classes;
+  return l;
+}
+
+// Network-output-like T: softmax of Gaussian logits shifted towards the label.
+at::Tensor softmax_outputs(const at::Tensor& labels, int classes, double signal,
+                           std::uint64_t seed) {
+  const std::int64_t n = labels.size(0);
+  std::mt19937_64 gen(seed);
+  std::normal_distribution<double> g(0.0, 1.0);
+  std::vector<double> v(n * classes);
+  for (std::int64_t i = 0; i < n; ++i) {
+    double mx = -1e300;
+    for (int c = 0; c < classes; ++c) {
+      v[i * classes + c] = g(gen) + (c == labels.data_ptr<std::int64_t>()[i] ? signal : 0.0);
+      mx = std::max(mx, v[i * classes + c]);
+    }
+    double s = 0;
+    for (int c = 0; c < classes; ++c) s += (v[i * classes + c] = std::exp(v[i * classes + c] - mx));
+    for (int c = 0; c < classes; ++c) v[i * classes + c] /= s;
+  }
+  return from_vector(v, n, classes);
+}
+
+std::string temp_file(const std::string& name, const std::string& text) {
+  const std::string path = "/tmp/automl_test_mi_" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("mi: digamma matches known values", "[mi]") {
+  const double euler = 0.57721566490153286061;
+  CHECK(mi::digamma(1) == Approx(-euler).epsilon(1e-15));
+  CHECK(mi::digamma(0.5) == Approx(-euler - 2 * std::log(2.0)).epsilon(1e-14));
+  double h = 0;
+  for (int m = 1; m < 1000; ++m) h += 1.0 / m;
+  CHECK(mi::digamma(1000) == Approx(-euler + h).epsilon(1e-14));
+  CHECK(mi::digamma(3) == Approx(1.5 - euler).epsilon(1e-15));
+}
+
+TEST_CASE("mi: fast paths give exactly the naive reference counts", "[mi]") {
+  const int k = 3;
+  SECTION("low dimension, continuous") {
+    auto [x, y] = gaussian_pairs(400, 2, 0.7, 11);
+    x = mi::add_jitter(x, 1e-10, 5);
+    y = mi::add_jitter(y, 1e-10, 5, x.numel());
+    const auto ref = naive_counts(x, y, k);
+    for (auto m : {mi::Method::kKdTree, mi::Method::kBruteForce, mi::Method::kAuto})
+      for (int threads : {1, 2}) require_same_counts(mi::ksg_counts(x, y, k, m, threads), ref);
+  }
+  SECTION("softmax outputs against jittered one-hot labels (ties)") {
+    const at::Tensor labels = random_labels(500, 10, 3);
+    const at::Tensor t = mi::add_jitter(softmax_outputs(labels, 10, 2.0, 4), 1e-10, 9);
+    const at::Tensor y = mi::add_jitter(mi::one_hot(labels, 10), 1e-10, 9, t.numel());
+    const auto ref = naive_counts(t, y, k);
+    for (auto m : {mi::Method::kKdTree, mi::Method::kBruteForce})
+      for (int threads : {1, 2}) require_same_counts(mi::ksg_counts(t, y, k, m, threads), ref);
+  }
+  SECTION("high dimension (brute force with early exit) and k = 5") {
+    auto [x, y] = gaussian_pairs(300, 70, 0.5, 12);
+    x = mi::add_jitter(x, 1e-10, 5);
+    const auto ref = naive_counts(x, y, 5);
+    for (auto m : {mi::Method::kKdTree, mi::Method::kBruteForce, mi::Method::kAuto})
+      require_same_counts(mi::ksg_counts(x, y, 5, m, 2), ref);
+  }
+  SECTION("no jitter, exact duplicates (zero distances)") {
+    std::vector<double> xv, yv;
+    for (int i = 0; i < 200; ++i) {
+      xv.push_back(i % 7);
+      yv.push_back((i % 7) % 3);
+    }
+    const at::Tensor x = from_vector(xv, 200, 1), y = from_vector(yv, 200, 1);
+    const auto ref = naive_counts(x, y, k);
+    for (auto m : {mi::Method::kKdTree, mi::Method::kBruteForce})
+      require_same_counts(mi::ksg_counts(x, y, k, m, 2), ref);
+  }
+  SECTION("the value is the SPEC formula on the counts") {
+    auto [x, y] = gaussian_pairs(300, 1, 0.6, 13);
+    mi::KsgOptions o;
+    o.jitter = false;
+    CHECK(mi::ksg(x, y, o) == Approx(naive_ksg(naive_counts(x, y, 3), 3)).margin(1e-12));
+  }
+}
+
+// Tolerance, d = 1 and 2: KSG's bias for Gaussians at k = 3 is O(1e-2) nats at n = 2500 in a
+// 2- or 4-dimensional joint space (Kraskov et al. 2004, figs. 3-5) and the estimate's sd is
+// ~0.02 nats, so max(0.05 nats, 10 % of the truth) is 2-3 sd plus the bias.
+// d = 5 (10-dimensional joint space): KSG is known to underestimate strongly dependent,
+// high-dimensional data (its sample need grows like exp(I); Gao, Ver Steeg & Galstyan, AISTATS
+// 2015), and the naive reference above gives the same values, so this is the estimator, not the
+// code. Measured at n = 4000: 0.58 / 3.11 / 5.62 nats for truths 0.72 / 4.15 / 9.79 (at n = 10000:
+// 0.61 / 3.35 / 6.27, converging slowly). There the test asserts the known behaviour: ~0 for
+// independent data, an underestimate that grows with r within documented relative bands, and
+// monotonicity in r.
+TEST_CASE("mi: KSG recovers the MI of correlated Gaussians", "[mi]") {
+  for (int d : {1, 2, 5}) {
+    double previous = -1;
+    for (double r : {0.0, 0.5, 0.9, 0.99}) {
+      const std::int64_t n = d == 5 ? 4000 : 2500;
+      auto [x, y] = gaussian_pairs(n, d, r, 100 + d);
+      const double truth = -0.5 * d * std::log(1 - r * r);
+      const double est = mi::ksg(x, y);
+      INFO("d = " << d << " r = " << r << " truth = " << truth << " estimate = " << est);
+      if (d < 5 || r == 0.0) {
+        CHECK(std::fabs(est - truth) <= std::max(0.05, 0.1 * truth));
+      } else {
+        const double band = r == 0.5 ? 0.25 : r == 0.9 ? 0.30 : 0.50;
+        CHECK(est < truth);
+        CHECK(est >= (1 - band) * truth);
+      }
+      CHECK(est > previous);
+      previous = est;
+    }
+  }
+}
+
+TEST_CASE("mi: independent data gives ~0", "[mi]") {
+  std::mt19937_64 gen(77);
+  std::uniform_real_distribution<double> u(0, 1);
+  std::vector<double> xv(3000 * 3), yv(3000);
+  for (auto& v : xv) v = u(gen);
+  for (auto& v : yv) v = u(gen);
+  const double est = mi::ksg(from_vector(xv, 3000, 3), from_vector(yv, 3000, 1));
+  CHECK(std::fabs(est) < 0.03);
+}
+
+TEST_CASE("mi: permuting samples does not change the estimate", "[mi]") {
+  auto [x, y] = gaussian_pairs(1500, 2, 0.8, 21);
+  std::vector<std::int64_t> perm(1500);
+  std::iota(perm.begin(), perm.end(), 0);
+  std::shuffle(perm.begin(), perm.end(), std::mt19937_64(3));
+  const at::Tensor p = at::tensor(perm, at::TensorOptions().dtype(at::kLong));
+  mi::KsgOptions no_jitter;
+  no_jitter.jitter = false;
+  // Without jitter the counts are a permutation of each other: identical value, bit for bit.
+  CHECK(mi::ksg(x, y, no_jitter) == mi::ksg(x.index_select(0, p), y.index_select(0, p), no_jitter));
+  // With jitter the noise follows the row index, so only ties could move: same to 1e-9 here.
+  CHECK(mi::ksg(x, y) == Approx(mi::ksg(x.index_select(0, p), y.index_select(0, p))).margin(1e-9));
+}
+
+TEST_CASE("mi: duplicated points and one-hot labels behave as the jitter intends", "[mi]") {
+  SECTION("X = Y uniform on 5 values: I = ln 5") {
+    std::vector<double> v;
+    for (int i = 0; i < 2000; ++i) v.push_back(i % 5);
+    const at::Tensor x = from_vector(v, 2000, 1);
+    // Jitter separates the duplicates; each cluster then looks like independent noise, so the
+    // estimate is psi(N) - psi(N/5) + O(noise) ~ ln 5.
+    CHECK(mi::ksg(x, x.clone()) == Approx(std::log(5.0)).margin(0.05));
+    mi::KsgOptions o;
+    o.jitter = false;  // degenerate: eps = 0, every count 0; finite, no crash
+    CHECK(std::isfinite(mi::ksg(x, x.clone(), o)));
+  }
+  SECTION("well separated classes: I(T; one-hot Y) = H(Y)") {
+    const at::Tensor labels = random_labels(2000, 4, 8);
+    const at::Tensor t =
+        labels.to(at::kDouble).unsqueeze(1) * 10 + at::rand({2000, 2}).to(at::kDouble);
+    const double h = mi::label_entropy(labels);
+    CHECK(mi::ksg(t, mi::one_hot(labels, 4)) == Approx(h).margin(0.05));
+    CHECK(mi::ksg_cd(t, labels) == Approx(h).margin(0.05));
+  }
+  SECTION("seeded: same seed is bit-identical for any thread count, another seed differs") {
+    const at::Tensor labels = random_labels(1000, 10, 5);
+    const at::Tensor t = softmax_outputs(labels, 10, 1.0, 6);
+    const at::Tensor y = mi::one_hot(labels, 10);
+    mi::KsgOptions o;
+    o.seed = 42;
+    o.threads = 1;
+    const double a = mi::ksg(t, y, o);
+    for (int threads : {2, 3, 0}) {
+      o.threads = threads;
+      CHECK(mi::ksg(t, y, o) == a);
+    }
+    CHECK(mi::ksg(t.to(at::kFloat), y, o) != 0);  // float input accepted
+  }
+}
+
+TEST_CASE("mi: ksg_cd matches the closed form (Bernoulli label, uniform conditionals)", "[mi]") {
+  // Y ~ Bernoulli(1/2); T | Y=0 ~ U[0,1), T | Y=1 ~ U[0.5,1.5). H(T) = 0.5 ln 2, H(T|Y) = 0.
+  std::mt19937_64 gen(31);
+  std::uniform_real_distribution<double> u(0, 1);
+  const std::int64_t n = 5000;
+  std::vector<double> t(n);
+  at::Tensor labels = at::empty({n}, at::TensorOptions().dtype(at::kLong));
+  for (std::int64_t i = 0; i < n; ++i) {
+    const int l = static_cast<int>(gen() & 1);
+    labels.data_ptr<std::int64_t>()[i] = l;
+    t[i] = u(gen) + 0.5 * l;
+  }
+  const double truth = 0.5 * std::log(2.0);
+  CHECK(mi::ksg_cd(from_vector(t, n, 1), labels) == Approx(truth).margin(0.03));
+  // A label that occurs once is dropped.
+  at::Tensor l2 = labels.clone();
+  l2.data_ptr<std::int64_t>()[0] = 7;
+  CHECK(mi::ksg_cd(from_vector(t, n, 1), l2) == Approx(truth).margin(0.03));
+}
+
+TEST_CASE("mi: label entropy, one-hot and subset selection", "[mi]") {
+  const at::Tensor labels = at::tensor(std::vector<std::int64_t>{0, 0, 1, 1, 2, 2, 2, 2});
+  CHECK(mi::label_entropy(labels) == Approx(-(0.25 * std::log(0.25) * 2 + 0.5 * std::log(0.5))));
+  const at::Tensor oh = mi::one_hot(labels, 3);
+  CHECK(oh.size(0) == 8);
+  CHECK(oh.sum().item<double>() == 8);
+  CHECK(oh[4][2].item<double>() == 1);
+  CHECK_THROWS(mi::one_hot(labels, 2));
+
+  const at::Tensor a = mi::select_subset(1000, 100, 7);
+  CHECK(a.size(0) == 100);
+  CHECK(at::equal(a, mi::select_subset(1000, 100, 7)));
+  CHECK(!at::equal(a, mi::select_subset(1000, 100, 8)));
+  CHECK(at::equal(std::get<0>(a.sort()), a));
+  CHECK(std::get<0>(at::_unique(a)).size(0) == 100);
+
+  const at::Tensor big = random_labels(1000, 3, 1);
+  const at::Tensor s = mi::select_subset(1000, 100, 7, big);
+  CHECK(s.size(0) == 100);
+  const at::Tensor picked = big.index_select(0, s);
+  for (int c = 0; c < 3; ++c) {
+    const double share = (big == c).sum().item<double>() / 1000.0 * 100;
+    CHECK(std::fabs((picked == c).sum().item<double>() - share) <= 1.0);
+  }
+}
+
+TEST_CASE("mi: mi_curve gives mean and sd per size", "[mi]") {
+  auto [x, y] = gaussian_pairs(1000, 1, 0.9, 3);
+  const auto curve = mi::mi_curve(x, y, {100, 400}, 3, 1);
+  REQUIRE(curve.size() == 2);
+  CHECK(curve[1].n == 400);
+  CHECK(curve[1].values.size() == 3);
+  CHECK(curve[1].mean == Approx(-0.5 * std::log(1 - 0.81)).margin(0.15));
+  CHECK(curve[1].sd >= 0);
+  CHECK(curve[0].sd > 0);
+}
+
+TEST_CASE("mi: CSV tables", "[mi]") {
+  const auto t = mi::read_csv_table(temp_file("ok.csv", "a, b\n1,2\n3.5, -4e-3\n\n"));
+  CHECK(t.rows == 2);
+  CHECK(t.cols == 2);
+  CHECK((t.header == std::vector<std::string>{"a", "b"}));
+  CHECK((t.values == std::vector<double>{1, 2, 3.5, -4e-3}));
+  CHECK(mi::table_tensor(t).size(0) == 2);
+  const auto plain = mi::read_csv_table(temp_file("plain.csv", "1\n2\n3\n"));
+  CHECK(plain.header.empty());
+  CHECK(plain.rows == 3);
+  auto message = [](const std::string& name, const std::string& text) {
+    const std::string path = temp_file(name, text);
+    try {
+      mi::read_csv_table(path);
+    } catch (const automl::InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK_THAT(message("bad.csv", "a,b\n1,2\n3,x\n"),
+             Catch::Contains("bad.csv:3: column 2 ('b')") && Catch::Contains("'x'"));
+  CHECK_THAT(message("ragged.csv", "1,2\n3\n"),
+             Catch::Contains("ragged.csv:2") && Catch::Contains("1 cells, expected 2"));
+  CHECK_THAT(message("empty.csv", ""), Catch::Contains("empty"));
+  CHECK_THAT(message("header.csv", "a,b\n"), Catch::Contains("no data rows"));
+  CHECK_THAT(message("nan.csv", "1\nnan\n"), Catch::Contains("nan.csv:2: column 1"));
+  CHECK_THAT(message("missing.csv", "1,\n"), Catch::Contains("empty cell"));
+  CHECK_THROWS_AS(mi::read_csv_table("/nonexistent/x.csv"), automl::InputError);
+}
+
+TEST_CASE("mi: argument errors", "[mi]") {
+  const at::Tensor x = at::rand({10, 2}), y = at::rand({9, 1});
+  CHECK_THROWS(mi::ksg(x, y));
+  CHECK_THROWS(mi::ksg(at::rand({3, 1}), at::rand({3, 1})));  // n <= k
+  CHECK_THROWS(mi::ksg_counts(at::rand({10, 1}), at::rand({10, 1}), 0));
+}
+
+TEST_CASE("mi: CUDA counts equal CPU counts exactly", "[mi][cuda]") {
+  if (!mi::cuda_available()) {
+    SUCCEED("no CUDA device or built without CUDA: skipped");
+    return;
+  }
+  const at::Tensor labels = random_labels(3000, 10, 3);
+  const at::Tensor t = mi::add_jitter(softmax_outputs(labels, 10, 2.0, 4), 1e-10, 9);
+  const at::Tensor y = mi::add_jitter(mi::one_hot(labels, 10), 1e-10, 9, t.numel());
+  require_same_counts(mi::ksg_counts(t, y, 3, mi::Method::kCuda),
+                      mi::ksg_counts(t, y, 3, mi::Method::kAuto));
+  auto [x, z] = gaussian_pairs(700, 300, 0.5, 12);
+  require_same_counts(mi::ksg_counts(x, z, 4, mi::Method::kCuda),
+                      mi::ksg_counts(x, z, 4, mi::Method::kBruteForce));
+  // Jitter on the device equals jitter on the host, and the full estimate agrees bit for bit.
+  const at::Device dev(at::kCUDA, 0);
+  CHECK(at::equal(mi::add_jitter(t.to(dev), 1e-10, 3).cpu(), mi::add_jitter(t, 1e-10, 3)));
+  mi::KsgOptions o;
+  o.seed = 5;
+  CHECK(mi::ksg(t.to(dev), y.to(dev), o) == mi::ksg(t, y, o));
+}
