@@ -10,7 +10,7 @@ packages=(
   libyaml-cpp-dev libfmt-dev catch2 libboost-dev zlib1g-dev
   libcli11-dev nlohmann-json3-dev libbenchmark-dev
   dataset-fashion-mnist
-  clang-format
+  clang-format ccache
 )
 
 missing=()
