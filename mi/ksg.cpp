@@ -34,7 +34,10 @@ at::Tensor as_matrix(const at::Tensor& t, const char* name) {
   if (m.dim() != 2)
     throw std::invalid_argument(std::string("mi: ") + name + " must be [n] or [n, d], got " +
                                 std::to_string(t.dim()) + " dimensions");
-  return m.to(at::kDouble).contiguous();
+  m = m.to(at::kDouble).contiguous();
+  if (m.numel() > 0 && !at::isfinite(m).all().item<bool>())
+    throw std::invalid_argument(std::string("mi: ") + name + " contains NaN or infinite values");
+  return m;
 }
 
 void check_rows(const at::Tensor& a, const at::Tensor& b, int k) {
