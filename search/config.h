@@ -14,16 +14,16 @@ struct LrrtConfig {
   double lr_low = 1e-4;
   double lr_high = 1.0;
   int lr_count = 13;
-  int trials = 3;             // full mode
+  int trials = 3;  // full mode
   int epochs_per_trial = 5;
-  int quick_trials = 2;       // quick mode (SPEC.md 4): 2 trials x 3 epochs, C2 << 1
+  int quick_trials = 2;  // quick mode (SPEC.md 4): 2 trials x 3 epochs, C2 << 1
   int quick_epochs = 3;
   double quick_c2 = 0.05;
   // train_accuracy | ity | both (keep the larger LR_max); regression: ity | neg_mae
   std::string attribute = "train_accuracy";
   double c1 = 10;
   double c2 = 1;
-  bool layerwise = false;     // per-layer ranges from per-layer ITY
+  bool layerwise = false;  // per-layer ranges from per-layer ITY
 };
 
 // Automatic C1/C2: distinct ranges from a grid, scored by short MI-SGD runs on a validation
@@ -32,19 +32,19 @@ struct C1C2Config {
   bool enabled = true;
   std::vector<double> c1_grid = {5, 10, 20, 30};
   std::vector<double> c2_grid = {0.01, 0.1, 1};
-  int max_candidates = 8;    // distinct ranges kept for the first round
-  int min_epochs = 2;        // epochs per candidate in the first round
-  int max_epochs = 8;        // epochs in the last round
-  double eta = 2;            // keep 1/eta of the candidates each round, eta x the epochs
+  int max_candidates = 8;  // distinct ranges kept for the first round
+  int min_epochs = 2;      // epochs per candidate in the first round
+  int max_epochs = 8;      // epochs in the last round
+  double eta = 2;          // keep 1/eta of the candidates each round, eta x the epochs
   double validation_fraction = 0.1;
 };
 
 // SPEC.md 5: the baselines and how their LRs are searched.
 struct BaselineConfig {
   std::vector<std::string> optimizers = {"adam", "rmsprop", "lars", "step"};
-  int candidates = 10;       // log-spaced initial LRs per optimizer (per-optimizer ranges)
-  int search_epochs = 0;     // epochs of each candidate run; 0 = the experiment's epochs
-  double step_gamma = 0.5;   // step decay: x gamma every step_size epochs
+  int candidates = 10;      // log-spaced initial LRs per optimizer (per-optimizer ranges)
+  int search_epochs = 0;    // epochs of each candidate run; 0 = the experiment's epochs
+  double step_gamma = 0.5;  // step decay: x gamma every step_size epochs
   int step_size = 30;
   double validation_fraction = 0.1;
 };

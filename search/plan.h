@@ -22,4 +22,10 @@ struct JobResult {
   trials::TrialSummary summary;
 };
 
+// Regression or classification decides what a validation score is (accuracy, or -MAE) and
+// which LRRT attributes make sense. CSV data sets are the regression ones (SPEC.md 6).
+inline bool is_regression(const trials::TrialConfig& config) {
+  return config.data.format == "csv";
+}
+
 }  // namespace automl::search

@@ -1,0 +1,195 @@
+#include "search/baselines.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+
+#include "search/c1c2.h"
+
+namespace automl::search {
+namespace {
+
+const std::vector<std::string> kBaselineOptimizers = {"adam", "rmsprop", "lars", "step"};
+
+double round_significant(double value, int digits) {
+  return std::stod(fmt::format("{:.{}g}", value, digits));
+}
+
+int search_epochs(const BaselineConfig& config, const trials::TrialConfig& base) {
+  return config.search_epochs > 0 ? config.search_epochs : base.epochs;
+}
+
+}  // namespace
+
+void validate_baseline_config(const BaselineConfig& c) {
+  for (const auto& name : c.optimizers)
+    if (std::find(kBaselineOptimizers.begin(), kBaselineOptimizers.end(), name) ==
+        kBaselineOptimizers.end())
+      throw InputError("baselines.optimizers",
+                       fmt::format("'{}' (expected adam, rmsprop, lars or step)", name));
+  if (c.candidates < 1)
+    throw InputError("baselines.candidates", fmt::format("{} (expected >= 1)", c.candidates));
+  if (c.search_epochs < 0)
+    throw InputError(
+        "baselines.search_epochs",
+        fmt::format("{} (expected >= 0; 0 = the experiment's epochs)", c.search_epochs));
+  if (!(c.step_gamma > 0 && c.step_gamma <= 1))
+    throw InputError("baselines.step_gamma",
+                     fmt::format("{:g} (expected in (0, 1])", c.step_gamma));
+  if (c.step_size < 1)
+    throw InputError("baselines.step_size", fmt::format("{} (expected >= 1)", c.step_size));
+  if (!(c.validation_fraction > 0 && c.validation_fraction < 1))
+    throw InputError("baselines.validation_fraction",
+                     fmt::format("{:g} (expected in (0, 1))", c.validation_fraction));
+}
+
+LrSpan baseline_lr_span(const std::string& optimizer) {
+  // Adam and RMSprop: four decades around their usual 1e-3. LARS: the global LR is scaled per
+  // layer by trust_coefficient * ||w|| / ||g|| (0.001 by default), so useful global LRs are
+  // 10^3 larger than plain SGD's. Step-decay SGD with momentum 0.9: around the usual 0.1.
+  if (optimizer == "adam" || optimizer == "rmsprop") return {1e-5, 1e-1};
+  if (optimizer == "lars") return {1e-2, 1e2};
+  if (optimizer == "step") return {1e-3, 1.0};
+  throw InputError("baselines.optimizers",
+                   fmt::format("'{}' (expected adam, rmsprop, lars or step)", optimizer));
+}
+
+std::vector<double> baseline_candidate_lrs(const std::string& optimizer, int count) {
+  const LrSpan span = baseline_lr_span(optimizer);
+  if (count == 1) return {round_significant(std::sqrt(span.low * span.high), 3)};
+  std::vector<double> lrs;
+  const double step = std::log(span.high / span.low) / (count - 1);
+  for (int i = 0; i < count; ++i) {
+    const double lr = round_significant(span.low * std::exp(step * i), 3);
+    if (lrs.empty() || lr > lrs.back()) lrs.push_back(lr);
+  }
+  return lrs;
+}
+
+trials::TrialConfig baseline_trial(const BaselineConfig& config, const trials::TrialConfig& base,
+                                   const std::string& optimizer, double lr) {
+  trials::TrialConfig trial = base;
+  trial.policy = trials::PolicyConfig{};
+  trial.optimizer.lr = lr;
+  if (optimizer == "adam" || optimizer == "rmsprop") {
+    trial.optimizer.name = optimizer;
+    trial.policy.name = "constant";
+  } else if (optimizer == "lars") {
+    trial.optimizer.name = "lars";
+    trial.optimizer.momentum = 0.9;
+    trial.policy.name = "poly";
+    trial.policy.power = 2.0;
+  } else if (optimizer == "step") {
+    trial.optimizer.name = "sgd";
+    trial.optimizer.momentum = 0.9;
+    trial.policy.name = "step";
+    trial.policy.gamma = config.step_gamma;
+    trial.policy.step_size = config.step_size;
+  } else {
+    baseline_lr_span(optimizer);  // throws the InputError for an unknown name
+  }
+  return trial;
+}
+
+std::string baseline_search_label(const std::string& optimizer, double lr) {
+  return fmt::format("baseline_search/{}/lr={:g}", optimizer, lr);
+}
+
+std::string baseline_label(const std::string& optimizer, std::uint64_t seed) {
+  return fmt::format("baseline/{}/seed={}", optimizer, seed);
+}
+
+std::vector<Job> plan_baseline_search(const BaselineConfig& config,
+                                      const trials::TrialConfig& base) {
+  validate_baseline_config(config);
+  std::vector<Job> jobs;
+  for (const auto& optimizer : config.optimizers) {
+    for (double lr : baseline_candidate_lrs(optimizer, config.candidates)) {
+      Job job{"baseline_search", baseline_search_label(optimizer, lr),
+              baseline_trial(config, base, optimizer, lr)};
+      job.config.epochs = search_epochs(config, base);
+      job.config.data.validation_fraction = config.validation_fraction;
+      job.config.mi.enabled = false;  // the choice needs no MI: save its time
+      job.config.evaluate_test = false;
+      jobs.push_back(std::move(job));
+    }
+  }
+  return jobs;
+}
+
+std::vector<BaselineChoice> decide_baselines(const BaselineConfig& config,
+                                             const std::vector<JobResult>& results,
+                                             bool regression) {
+  validate_baseline_config(config);
+  std::map<std::string, const JobResult*> by_label;
+  for (const auto& result : results) by_label[result.label] = &result;
+  std::vector<BaselineChoice> choices;
+  for (const auto& optimizer : config.optimizers) {
+    BaselineChoice choice;
+    choice.optimizer = optimizer;
+    for (double lr : baseline_candidate_lrs(optimizer, config.candidates)) {
+      BaselineCandidate candidate;
+      candidate.lr = lr;
+      const auto found = by_label.find(baseline_search_label(optimizer, lr));
+      candidate.status = found == by_label.end() ? "missing" : found->second->status;
+      candidate.score = found == by_label.end() ? -std::numeric_limits<double>::infinity()
+                                                : validation_score(*found->second, regression);
+      // Strictly better only: ties keep the smaller LR.
+      if (std::isfinite(candidate.score) && (!choice.found || candidate.score > choice.score)) {
+        choice.found = true;
+        choice.lr = lr;
+        choice.score = candidate.score;
+      }
+      choice.candidates.push_back(candidate);
+    }
+    choices.push_back(std::move(choice));
+  }
+  return choices;
+}
+
+std::vector<Job> plan_baseline_finals(const BaselineConfig& config, const trials::TrialConfig& base,
+                                      const std::vector<BaselineChoice>& choices,
+                                      const std::vector<std::uint64_t>& seeds) {
+  std::vector<Job> jobs;
+  for (const auto& choice : choices) {
+    if (!choice.found) continue;
+    for (std::uint64_t seed : seeds) {
+      Job job{"baseline", baseline_label(choice.optimizer, seed),
+              baseline_trial(config, base, choice.optimizer, choice.lr)};
+      job.config.seed = seed;
+      job.config.data.validation_fraction = 0;
+      job.config.evaluate_test = true;
+      jobs.push_back(std::move(job));
+    }
+  }
+  return jobs;
+}
+
+std::vector<Job> plan_mi_sgd_finals(const trials::TrialConfig& base, const LrRange& range,
+                                    const std::vector<std::uint64_t>& seeds, bool layerwise) {
+  const std::string method = layerwise ? "mi_sgd_layerwise" : "mi_sgd";
+  std::vector<Job> jobs;
+  for (std::uint64_t seed : seeds) {
+    Job job{"mi_sgd", fmt::format("{}/seed={}", method, seed), base};
+    auto& trial = job.config;
+    trial.optimizer.name = "sgd";
+    trial.optimizer.lr = range.lr_top;
+    trial.policy.name = "mi";
+    trial.policy.lr_min = range.lr_min;
+    trial.policy.lr_max = range.lr_max;
+    trial.policy.lr_top = range.lr_top;
+    trial.policy.eps = range.eps;
+    trial.policy.layerwise = layerwise;
+    trial.mi.enabled = true;
+    trial.seed = seed;
+    trial.data.validation_fraction = 0;
+    trial.evaluate_test = true;
+    jobs.push_back(std::move(job));
+  }
+  return jobs;
+}
+
+}  // namespace automl::search

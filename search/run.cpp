@@ -1,0 +1,28 @@
+#include "search/run.h"
+
+#include <exception>
+
+#include "trials/trial.h"
+
+namespace automl::search {
+
+std::vector<JobResult> run_jobs_sequentially(const std::vector<Job>& jobs) {
+  std::vector<JobResult> results;
+  for (const auto& job : jobs) {
+    JobResult result;
+    result.label = job.label;
+    try {
+      result.summary = trials::run_trial(
+          job.config, [&](const trials::EpochRecord& record) { result.epochs.push_back(record); });
+      result.status = result.summary.status;
+    } catch (const std::exception& error) {
+      result.status = "failed";
+      result.summary.status = "failed";
+      result.summary.reason = error.what();
+    }
+    results.push_back(std::move(result));
+  }
+  return results;
+}
+
+}  // namespace automl::search
