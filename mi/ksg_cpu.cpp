@@ -31,10 +31,28 @@ AUTOML_MI_INLINE double maxd(double a, double b) {
   return a > b ? a : b;
 }
 
+// 4 x float64 via GCC/Clang vector extensions (SSE2 pairs, AVX2 or AVX-512 per clone). Same
+// operations as the scalar code: a - b, |.| by clearing the sign bit, max as (a > b ? a : b).
+using v4d = double __attribute__((vector_size(32)));
+using v4du = double __attribute__((vector_size(32), aligned(8), may_alias));
+using v4l = long long __attribute__((vector_size(32)));
+AUTOML_MI_INLINE v4d load4(const double* p) {
+  return *reinterpret_cast<const v4du*>(p);
+}
+AUTOML_MI_INLINE v4d vabs(v4d x) {
+  return reinterpret_cast<v4d>(reinterpret_cast<v4l>(x) & 0x7fffffffffffffffLL);
+}
+AUTOML_MI_INLINE v4d vmax(v4d a, v4d b) {
+  return a > b ? a : b;
+}
+AUTOML_MI_INLINE double hmax(v4d a) {
+  return maxd(maxd(a[0], a[1]), maxd(a[2], a[3]));
+}
+
 // Keeps the k smallest values seen (sorted ascending); bound() is the k-th (inf until k seen).
 struct KBest {
-  double* v;
-  int k;
+  double* v = nullptr;
+  int k = 0;
   int size = 0;
   AUTOML_MI_INLINE double bound() const { return size < k ? kInf : v[k - 1]; }
   AUTOML_MI_INLINE void push(double d) {  // caller checked d < bound()
@@ -54,93 +72,134 @@ class KdTree {
  public:
   static constexpr int kLeaf = 16;
 
-  KdTree(const double* pts, std::int64_t n, std::int64_t d) : n_(n), d_(d) {
+  KdTree(const double* pts, std::int64_t n, std::int64_t d) : n_(n), d_(d), dp_((d + 3) / 4 * 4) {
     idx_.resize(n);
     std::iota(idx_.begin(), idx_.end(), std::int64_t{0});
     nodes_.reserve(static_cast<std::size_t>(4 * (n / kLeaf + 1)));
     build(pts, 0, n, 0);
-    soa_.resize(static_cast<std::size_t>(n * d));
+    nodes_.shrink_to_fit();
+    for (std::size_t id = 0; id < nodes_.size(); ++id)
+      if (nodes_[id].left < 0) leaves_.push_back(static_cast<std::int32_t>(id));
+    stride_ = n + kLeaf;  // zero tail: leaf kernels always read kLeaf lanes
+    soa_.assign(static_cast<std::size_t>(stride_ * d), 0.0);
     pos_.resize(n);
     for (std::int64_t p = 0; p < n; ++p) {
       pos_[idx_[p]] = p;
       const double* row = pts + idx_[p] * d;
-      for (std::int64_t c = 0; c < d; ++c) soa_[c * n + p] = row[c];
+      for (std::int64_t c = 0; c < d; ++c) soa_[c * stride_ + p] = row[c];
     }
   }
 
   const std::vector<std::int64_t>& order() const { return idx_; }
+  std::int64_t padded_dim() const { return dp_; }
 
-  // k-th smallest distance from q to the points other than original index `self`.
-  AUTOML_MI_INLINE double kth(const double* q, std::int64_t self, int k, double* scratch) const {
-    KBest best{scratch, k};
+  // Leaf-batched searches: all queries of one leaf of this tree share one traversal (pruned by
+  // box-to-box bounds, then per query by point-to-box bounds), and distances are computed as
+  // dense query x leaf blocks. Results are written by original index.
+  const std::vector<std::int32_t>& leaves() const { return leaves_; }
+
+  // out[i] = k-th smallest distance from i to the other points, for the points i of leaf `ql`.
+  // scratch: kLeaf * k doubles; qbuf: kLeaf * padded_dim() doubles.
+  AUTOML_MI_INLINE void knn_leaf(std::int32_t ql, int k, double* out, double* scratch,
+                                 double* qbuf) const {
+    const Node& Q = nodes_[ql];
+    const int m = static_cast<int>(Q.end - Q.begin);
+    gather(Q, qbuf);
+    KBest best[kLeaf];
+    for (int t = 0; t < m; ++t) best[t] = KBest{scratch + t * k, k};
+    double bmax = kInf;
     StackEntry stack[kMaxStack];
     int top = 0;
     stack[top++] = {0, 0.0};
     double dist[kLeaf];
-    const std::int64_t self_pos = pos_[self];
     while (top > 0) {
       const StackEntry e = stack[--top];
-      if (e.lb >= best.bound()) continue;
+      if (e.lb >= bmax) continue;
       const Node& node = nodes_[e.node];
       if (node.left < 0) {
-        leaf_distances(node, q, dist);
-        const std::int64_t m = node.end - node.begin;
-        for (std::int64_t t = 0; t < m; ++t) {
-          if (dist[t] < best.bound() && node.begin + t != self_pos) best.push(dist[t]);
+        const std::int64_t len = node.end - node.begin;
+        for (int t = 0; t < m; ++t) {
+          KBest& b = best[t];
+          const double* q = qbuf + t * dp_;
+          if (lower_bound(e.node, q) >= b.bound()) continue;
+          leaf_distances(node, q, dist);
+          const std::int64_t self = Q.begin + t;
+          for (std::int64_t u = 0; u < len; ++u)
+            if (dist[u] < b.bound() && node.begin + u != self) b.push(dist[u]);
         }
+        bmax = 0;
+        for (int t = 0; t < m; ++t) bmax = maxd(bmax, best[t].bound());
         continue;
       }
-      const double lbl = lower_bound(node.left, q);
-      const double lbr = lower_bound(node.right, q);
+      const double lbl = box_lower_bound(node.left, ql);
+      const double lbr = box_lower_bound(node.right, ql);
       if (lbl <= lbr) {
-        stack[top++] = {node.right, lbr};
-        stack[top++] = {node.left, lbl};
+        if (lbr < bmax) stack[top++] = {node.right, lbr};
+        if (lbl < bmax) stack[top++] = {node.left, lbl};
       } else {
-        stack[top++] = {node.left, lbl};
-        stack[top++] = {node.right, lbr};
+        if (lbl < bmax) stack[top++] = {node.left, lbl};
+        if (lbr < bmax) stack[top++] = {node.right, lbr};
       }
     }
-    return best.bound();
+    for (int t = 0; t < m; ++t) out[idx_[Q.begin + t]] = best[t].bound();
   }
 
-  // #{j != self : dist(q, p_j) < r}.
-  AUTOML_MI_INLINE std::int64_t count_less(const double* q, std::int64_t self, double r) const {
-    std::int64_t count = 0;
+  // out[i] = #{j != i : dist(i, j) < radius[i]} for the points i of leaf `ql`.
+  AUTOML_MI_INLINE void count_leaf(std::int32_t ql, const double* radius, std::int64_t* out,
+                                   double* qbuf) const {
+    const Node& Q = nodes_[ql];
+    const int m = static_cast<int>(Q.end - Q.begin);
+    double r[kLeaf];
+    std::int64_t cnt[kLeaf];
+    gather(Q, qbuf);
+    double rmin = kInf, rmax = 0;
+    for (int t = 0; t < m; ++t) {
+      r[t] = radius[idx_[Q.begin + t]];
+      cnt[t] = 0;
+      rmin = std::min(rmin, r[t]);
+      rmax = std::max(rmax, r[t]);
+    }
     std::int32_t stack[kMaxStack];
     int top = 0;
     stack[top++] = 0;
     double dist[kLeaf];
-    const std::int64_t self_pos = pos_[self];
     while (top > 0) {
-      const Node& node = nodes_[stack[--top]];
-      const auto off = static_cast<std::size_t>(&node - nodes_.data()) * d_;
-      const double* lo = &lo_[off];
-      const double* hi = &hi_[off];
-      double lb = 0, ub = 0;
-      for (std::int64_t c = 0; c < d_; ++c) {
-        const double a = lo[c] - q[c], b = q[c] - hi[c];
-        lb = maxd(lb, maxd(a, b));
-        ub = maxd(ub, maxd(-a, -b));
-      }
-      if (lb >= r) continue;
-      const bool has_self = self_pos >= node.begin && self_pos < node.end;
-      if (ub < r) {
-        count += node.end - node.begin - (has_self ? 1 : 0);
+      const std::int32_t id = stack[--top];
+      const Node& node = nodes_[id];
+      double lb, ub;
+      box_bounds(id, ql, lb, ub);
+      if (lb >= rmax) continue;
+      const std::int64_t len = node.end - node.begin;
+      if (ub < rmin) {  // every query of Q sees every point of node (minus itself if inside)
+        const bool contains = node.begin <= Q.begin && Q.end <= node.end;
+        for (int t = 0; t < m; ++t) cnt[t] += len - (contains ? 1 : 0);
         continue;
       }
-      if (node.left < 0) {
+      if (node.left >= 0) {
+        stack[top++] = node.left;
+        stack[top++] = node.right;
+        continue;
+      }
+      for (int t = 0; t < m; ++t) {
+        const double* q = qbuf + t * dp_;
+        double plb, pub;
+        point_bounds(id, q, plb, pub);
+        if (plb >= r[t]) continue;
+        const std::int64_t self = Q.begin + t;
+        const bool has_self = self >= node.begin && self < node.end;
+        if (pub < r[t]) {
+          cnt[t] += len - (has_self ? 1 : 0);
+          continue;
+        }
         leaf_distances(node, q, dist);
-        const std::int64_t m = node.end - node.begin;
         std::int64_t c = 0;
-        for (std::int64_t t = 0; t < m; ++t) c += dist[t] < r ? 1 : 0;
-        if (has_self && dist[self_pos - node.begin] < r) --c;
-        count += c;
-        continue;
+        const double rt = r[t];
+        for (int u = 0; u < kLeaf; ++u) c += (u < len && dist[u] < rt) ? 1 : 0;
+        if (has_self && dist[self - node.begin] < r[t]) --c;
+        cnt[t] += c;
       }
-      stack[top++] = node.left;
-      stack[top++] = node.right;
     }
-    return count;
+    for (int t = 0; t < m; ++t) out[idx_[Q.begin + t]] = cnt[t];
   }
 
  private:
@@ -157,27 +216,91 @@ class KdTree {
   };
 
   AUTOML_MI_INLINE double lower_bound(std::int32_t node, const double* q) const {
-    const double* lo = &lo_[static_cast<std::size_t>(node) * d_];
-    const double* hi = &hi_[static_cast<std::size_t>(node) * d_];
-    double lb = 0;
-    for (std::int64_t c = 0; c < d_; ++c) lb = maxd(lb, maxd(lo[c] - q[c], q[c] - hi[c]));
-    return lb;
+    const double* lo = &lo_[static_cast<std::size_t>(node) * dp_];
+    const double* hi = &hi_[static_cast<std::size_t>(node) * dp_];
+    v4d l = {0, 0, 0, 0};
+    for (std::int64_t c = 0; c < dp_; c += 4) {
+      const v4d z = load4(q + c);
+      l = vmax(l, vmax(load4(lo + c) - z, z - load4(hi + c)));
+    }
+    return hmax(l);
   }
 
-  AUTOML_MI_INLINE void leaf_distances(const Node& node, const double* q, double* dist) const {
-    const std::int64_t m = node.end - node.begin;
-    for (std::int64_t t = 0; t < kLeaf; ++t) dist[t] = 0;
-    const double* col = soa_.data() + node.begin;
-    for (std::int64_t c = 0; c < d_; ++c, col += n_) {
-      const double qc = q[c];
-      for (std::int64_t t = 0; t < m; ++t) dist[t] = maxd(dist[t], std::fabs(col[t] - qc));
+  // Query points of a leaf, row-major and padded to dp_.
+  AUTOML_MI_INLINE void gather(const Node& Q, double* qbuf) const {
+    const int m = static_cast<int>(Q.end - Q.begin);
+    for (int t = 0; t < m; ++t)
+      for (std::int64_t c = 0; c < dp_; ++c)
+        qbuf[t * dp_ + c] = c < d_ ? soa_[c * stride_ + Q.begin + t] : 0.0;
+  }
+
+  // Bounds on dist(p, q) for p in box a and q in box b (fl is monotone, so they hold for the
+  // rounded distances too).
+  AUTOML_MI_INLINE double box_lower_bound(std::int32_t a, std::int32_t b) const {
+    const double* la = &lo_[static_cast<std::size_t>(a) * dp_];
+    const double* ha = &hi_[static_cast<std::size_t>(a) * dp_];
+    const double* lb = &lo_[static_cast<std::size_t>(b) * dp_];
+    const double* hb = &hi_[static_cast<std::size_t>(b) * dp_];
+    v4d l = {0, 0, 0, 0};
+    for (std::int64_t c = 0; c < dp_; c += 4)
+      l = vmax(l, vmax(load4(la + c) - load4(hb + c), load4(lb + c) - load4(ha + c)));
+    return hmax(l);
+  }
+  AUTOML_MI_INLINE void box_bounds(std::int32_t a, std::int32_t b, double& lower,
+                                   double& upper) const {
+    const double* la = &lo_[static_cast<std::size_t>(a) * dp_];
+    const double* ha = &hi_[static_cast<std::size_t>(a) * dp_];
+    const double* lb = &lo_[static_cast<std::size_t>(b) * dp_];
+    const double* hb = &hi_[static_cast<std::size_t>(b) * dp_];
+    v4d l = {0, 0, 0, 0}, u = l;
+    for (std::int64_t c = 0; c < dp_; c += 4) {
+      const v4d xa = load4(la + c), ya = load4(ha + c), xb = load4(lb + c), yb = load4(hb + c);
+      l = vmax(l, vmax(xa - yb, xb - ya));
+      u = vmax(u, vmax(ya - xb, yb - xa));
     }
+    lower = hmax(l);
+    upper = hmax(u);
+  }
+  AUTOML_MI_INLINE void point_bounds(std::int32_t node, const double* q, double& lower,
+                                     double& upper) const {
+    const double* lo = &lo_[static_cast<std::size_t>(node) * dp_];
+    const double* hi = &hi_[static_cast<std::size_t>(node) * dp_];
+    v4d l = {0, 0, 0, 0}, u = l;
+    for (std::int64_t c = 0; c < dp_; c += 4) {
+      const v4d x = load4(lo + c), y = load4(hi + c), z = load4(q + c);
+      l = vmax(l, vmax(x - z, z - y));
+      u = vmax(u, vmax(z - x, y - z));
+    }
+    lower = hmax(l);
+    upper = hmax(u);
+  }
+
+  // dist[t] = distance from q to the t-th point of the leaf, for all kLeaf lanes (lanes past the
+  // leaf's end hold meaningless values; callers ignore them). Fixed trip counts keep the
+  // accumulators in vector registers.
+  AUTOML_MI_INLINE void leaf_distances(const Node& node, const double* q, double* dist) const {
+    static_assert(kLeaf == 16, "the leaf kernel is written for 16 lanes");
+    v4d a0 = {0, 0, 0, 0}, a1 = a0, a2 = a0, a3 = a0;
+    const double* col = soa_.data() + node.begin;
+    for (std::int64_t c = 0; c < d_; ++c, col += stride_) {
+      const double qc = q[c];
+      const v4d qv = {qc, qc, qc, qc};
+      a0 = vmax(a0, vabs(load4(col) - qv));
+      a1 = vmax(a1, vabs(load4(col + 4) - qv));
+      a2 = vmax(a2, vabs(load4(col + 8) - qv));
+      a3 = vmax(a3, vabs(load4(col + 12) - qv));
+    }
+    *reinterpret_cast<v4du*>(dist) = a0;
+    *reinterpret_cast<v4du*>(dist + 4) = a1;
+    *reinterpret_cast<v4du*>(dist + 8) = a2;
+    *reinterpret_cast<v4du*>(dist + 12) = a3;
   }
 
   std::int32_t build(const double* pts, std::int64_t begin, std::int64_t end, int depth) {
     const auto id = static_cast<std::int32_t>(nodes_.size());
     nodes_.push_back({begin, end});
-    std::vector<double> lo(d_, kInf), hi(d_, -kInf);
+    std::vector<double> lo(dp_, 0.0), hi(dp_, 0.0);
+    for (std::int64_t c = 0; c < d_; ++c) lo[c] = kInf, hi[c] = -kInf;
     for (std::int64_t p = begin; p < end; ++p) {
       const double* row = pts + idx_[p] * d_;
       for (std::int64_t c = 0; c < d_; ++c) {
@@ -191,9 +314,11 @@ class KdTree {
       std::int64_t dim = 0;
       for (std::int64_t c = 1; c < d_; ++c)
         if (hi[c] - lo[c] > hi[dim] - lo[dim]) dim = c;
+      // Identical points (zero spread) are split by position so leaves never exceed kLeaf.
+      std::int64_t mid = begin + (end - begin) / 2;
       if (hi[dim] > lo[dim]) {
         auto value = [&](std::int64_t i) { return pts[i * d_ + dim]; };
-        std::int64_t mid = begin;
+        mid = begin;
         if (depth < kMidpointDepth) {
           const double split = lo[dim] + 0.5 * (hi[dim] - lo[dim]);
           mid = std::partition(idx_.begin() + begin, idx_.begin() + end,
@@ -205,6 +330,8 @@ class KdTree {
           std::nth_element(idx_.begin() + begin, idx_.begin() + mid, idx_.begin() + end,
                            [&](std::int64_t a, std::int64_t b) { return value(a) < value(b); });
         }
+      }
+      {
         const std::int32_t l = build(pts, begin, mid, depth + 1);
         const std::int32_t r = build(pts, mid, end, depth + 1);
         nodes_[id].left = l;
@@ -214,10 +341,11 @@ class KdTree {
     return id;
   }
 
-  std::int64_t n_, d_;
-  std::vector<std::int64_t> idx_;  // tree position -> original index
-  std::vector<std::int64_t> pos_;  // original index -> tree position
-  std::vector<double> soa_;        // [d][n] in tree order
+  std::int64_t n_, d_, dp_, stride_ = 0;
+  std::vector<std::int32_t> leaves_;  // leaf node ids in tree order
+  std::vector<std::int64_t> idx_;     // tree position -> original index
+  std::vector<std::int64_t> pos_;     // original index -> tree position
+  std::vector<double> soa_;           // [d][n] in tree order
   std::vector<Node> nodes_;
   std::vector<double> lo_;  // [node][d] lower corners of the tight bounding boxes
   std::vector<double> hi_;  // [node][d] upper corners
@@ -280,20 +408,19 @@ AUTOML_MI_INLINE double dist_bounded(const ChunkedPoints& p, std::int64_t i, std
 // ------------------------------------------------------------------------------------------
 // Range workers (cloned per ISA).
 
-AUTOML_MI_CLONES void ksg_kd_range(const KdTree& joint, const KdTree& tx, const KdTree& ty,
-                                   const double* jpts, std::int64_t dj, const double* x,
-                                   std::int64_t dx, const double* y, std::int64_t dy, int k,
-                                   std::int64_t begin, std::int64_t end, double* eps,
-                                   std::int64_t* nx, std::int64_t* ny) {
-  std::vector<double> scratch(k);
-  const auto& order = joint.order();
-  for (std::int64_t t = begin; t < end; ++t) {
-    const std::int64_t i = order[t];
-    const double e = joint.kth(jpts + i * dj, i, k, scratch.data());
-    eps[i] = e;
-    nx[i] = tx.count_less(x + i * dx, i, e);
-    ny[i] = ty.count_less(y + i * dy, i, e);
-  }
+AUTOML_MI_CLONES void knn_leaves(const KdTree& tree, int k, std::int64_t begin, std::int64_t end,
+                                 double* out) {
+  std::vector<double> scratch(static_cast<std::size_t>(KdTree::kLeaf) * k),
+      qbuf(static_cast<std::size_t>(KdTree::kLeaf * tree.padded_dim()));
+  for (std::int64_t l = begin; l < end; ++l)
+    tree.knn_leaf(tree.leaves()[l], k, out, scratch.data(), qbuf.data());
+}
+
+AUTOML_MI_CLONES void count_leaves(const KdTree& tree, const double* radius, std::int64_t begin,
+                                   std::int64_t end, std::int64_t* out) {
+  std::vector<double> qbuf(static_cast<std::size_t>(KdTree::kLeaf * tree.padded_dim()));
+  for (std::int64_t l = begin; l < end; ++l)
+    tree.count_leaf(tree.leaves()[l], radius, out, qbuf.data());
 }
 
 AUTOML_MI_CLONES void ksg_brute_range(const ChunkedPoints& px, const ChunkedPoints& py, int k,
@@ -328,16 +455,6 @@ AUTOML_MI_CLONES void ksg_brute_range(const ChunkedPoints& px, const ChunkedPoin
   }
 }
 
-AUTOML_MI_CLONES void kth_kd_range(const KdTree& tree, const double* pts, std::int64_t d, int k,
-                                   std::int64_t begin, std::int64_t end, double* out) {
-  std::vector<double> scratch(k);
-  const auto& order = tree.order();
-  for (std::int64_t t = begin; t < end; ++t) {
-    const std::int64_t i = order[t];
-    out[i] = tree.kth(pts + i * d, i, k, scratch.data());
-  }
-}
-
 AUTOML_MI_CLONES void kth_brute_range(const ChunkedPoints& p, int k, std::int64_t begin,
                                       std::int64_t end, double* out) {
   std::vector<double> scratch(k);
@@ -350,16 +467,6 @@ AUTOML_MI_CLONES void kth_brute_range(const ChunkedPoints& p, int k, std::int64_
       if (a < bound) best.push(a);
     }
     out[i] = best.bound();
-  }
-}
-
-AUTOML_MI_CLONES void count_kd_range(const KdTree& tree, const double* pts, std::int64_t d,
-                                     const double* radius, std::int64_t begin, std::int64_t end,
-                                     std::int64_t* out) {
-  const auto& order = tree.order();
-  for (std::int64_t t = begin; t < end; ++t) {
-    const std::int64_t i = order[t];
-    out[i] = tree.count_less(pts + i * d, i, radius[i]);
   }
 }
 
@@ -429,8 +536,14 @@ void ksg_counts_cpu(const double* x, std::int64_t dx, const double* y, std::int6
       std::copy(y + i * dy, y + (i + 1) * dy, joint.begin() + i * dj + dx);
     }
     const KdTree tj(joint.data(), n, dj), tx(x, n, dx), ty(y, n, dy);
-    parallel_chunks(n, threads, 64, [&](std::int64_t b, std::int64_t e) {
-      ksg_kd_range(tj, tx, ty, joint.data(), dj, x, dx, y, dy, k, b, e, eps, nx, ny);
+    const auto lj = static_cast<std::int64_t>(tj.leaves().size());
+    parallel_chunks(lj, threads, 4,
+                    [&](std::int64_t b, std::int64_t e) { knn_leaves(tj, k, b, e, eps); });
+    const auto lx = static_cast<std::int64_t>(tx.leaves().size());
+    const auto ly = static_cast<std::int64_t>(ty.leaves().size());
+    parallel_chunks(lx + ly, threads, 4, [&](std::int64_t b, std::int64_t e) {
+      if (b < lx) count_leaves(tx, eps, b, std::min(e, lx), nx);
+      if (e > lx) count_leaves(ty, eps, std::max(b, lx) - lx, e - lx, ny);
     });
   } else {
     const ChunkedPoints px(x, n, dx), py(y, n, dy);
@@ -445,9 +558,8 @@ void kth_distances(const double* pts, std::int64_t n, std::int64_t d, int k, Cpu
   check_args(n, k);
   if (use_tree(algo, d)) {
     const KdTree tree(pts, n, d);
-    parallel_chunks(n, threads, 64, [&](std::int64_t b, std::int64_t e) {
-      kth_kd_range(tree, pts, d, k, b, e, out);
-    });
+    parallel_chunks(static_cast<std::int64_t>(tree.leaves().size()), threads, 4,
+                    [&](std::int64_t b, std::int64_t e) { knn_leaves(tree, k, b, e, out); });
   } else {
     const ChunkedPoints p(pts, n, d);
     parallel_chunks(n, threads, 16,
@@ -460,9 +572,8 @@ void range_counts(const double* pts, std::int64_t n, std::int64_t d, const doubl
   if (n <= 0) return;
   if (use_tree(algo, d)) {
     const KdTree tree(pts, n, d);
-    parallel_chunks(n, threads, 64, [&](std::int64_t b, std::int64_t e) {
-      count_kd_range(tree, pts, d, radius, b, e, out);
-    });
+    parallel_chunks(static_cast<std::int64_t>(tree.leaves().size()), threads, 4,
+                    [&](std::int64_t b, std::int64_t e) { count_leaves(tree, radius, b, e, out); });
   } else {
     const ChunkedPoints p(pts, n, d);
     parallel_chunks(n, threads, 16, [&](std::int64_t b, std::int64_t e) {
