@@ -16,6 +16,10 @@
 #else
 #define AUTOML_MI_CLONES
 #endif
+#if defined(__GNUC__) && !defined(__clang__)
+// The 4 x double helpers below are always inlined; the ABI note about AVX returns is moot.
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
 #if defined(__GNUC__)
 #define AUTOML_MI_INLINE __attribute__((always_inline)) inline
 #else
@@ -47,6 +51,22 @@ AUTOML_MI_INLINE v4d vmax(v4d a, v4d b) {
 }
 AUTOML_MI_INLINE double hmax(v4d a) {
   return maxd(maxd(a[0], a[1]), maxd(a[2], a[3]));
+}
+using v8d = double __attribute__((vector_size(64)));
+using v8du = double __attribute__((vector_size(64), aligned(8), may_alias));
+using v8l = long long __attribute__((vector_size(64)));
+AUTOML_MI_INLINE v8d load8(const double* p) {
+  return *reinterpret_cast<const v8du*>(p);
+}
+AUTOML_MI_INLINE v8d vabs8(v8d x) {
+  return reinterpret_cast<v8d>(reinterpret_cast<v8l>(x) & 0x7fffffffffffffffLL);
+}
+AUTOML_MI_INLINE v8d vmax8(v8d a, v8d b) {
+  return a > b ? a : b;
+}
+AUTOML_MI_INLINE double hmax8(v8d a) {
+  const v4d lo = {a[0], a[1], a[2], a[3]}, hi = {a[4], a[5], a[6], a[7]};
+  return hmax(vmax(lo, hi));
 }
 
 // Keeps the k smallest values seen (sorted ascending); bound() is the k-th (inf until k seen).
@@ -352,17 +372,20 @@ class KdTree {
 };
 
 // ------------------------------------------------------------------------------------------
-// Blocked brute force: coordinates split into chunks of 32 (zero padded), stored chunk-major
-// ([chunk][point][32]) so the first chunks of all points, where most early exits happen, stay
-// in cache. Dimensions are ordered by decreasing variance so a distance passes the bound early.
-constexpr int kChunk = 32;
+// Blocked brute force for high dimensions: rows padded with zeros to a multiple of kChunk
+// coordinates, coordinates ordered by decreasing variance (so partial maxima pass the bound
+// early), distances accumulated kChunk coordinates at a time with an exit as soon as the partial
+// maximum reaches the bound. Queries are processed in blocks so each candidate row is read once
+// per block (it stays in L1 while the block's query rows stay in L2).
+constexpr int kChunk = 16;
+constexpr int kQueryBlock = 16;
 
-struct ChunkedPoints {
-  std::int64_t n = 0, d = 0, chunks = 0;
+struct RowPoints {
+  std::int64_t n = 0, d = 0, dp = 0;
   std::vector<double> data;
 
-  ChunkedPoints(const double* pts, std::int64_t n_, std::int64_t d_) : n(n_), d(d_) {
-    chunks = (d + kChunk - 1) / kChunk;
+  RowPoints(const double* pts, std::int64_t n_, std::int64_t d_) : n(n_), d(d_) {
+    dp = (d + kChunk - 1) / kChunk * kChunk;
     std::vector<double> mean(d, 0.0), var(d, 0.0);
     for (std::int64_t i = 0; i < n; ++i)
       for (std::int64_t c = 0; c < d; ++c) mean[c] += pts[i * d + c];
@@ -376,37 +399,25 @@ struct ChunkedPoints {
     std::iota(dims.begin(), dims.end(), std::int64_t{0});
     std::stable_sort(dims.begin(), dims.end(),
                      [&](std::int64_t a, std::int64_t b) { return var[a] > var[b]; });
-    data.assign(static_cast<std::size_t>(chunks * n * kChunk), 0.0);
+    data.assign(static_cast<std::size_t>(n * dp), 0.0);
     for (std::int64_t i = 0; i < n; ++i)
-      for (std::int64_t c = 0; c < d; ++c)
-        data[static_cast<std::size_t>(((c / kChunk) * n + i) * kChunk + c % kChunk)] =
-            pts[i * d + dims[c]];
+      for (std::int64_t c = 0; c < d; ++c) data[i * dp + c] = pts[i * d + dims[c]];
   }
-  AUTOML_MI_INLINE const double* at(std::int64_t chunk, std::int64_t i) const {
-    return data.data() + (chunk * n + i) * kChunk;
-  }
+  AUTOML_MI_INLINE const double* row(std::int64_t i) const { return data.data() + i * dp; }
 };
 
-AUTOML_MI_INLINE double chunk_maxabs(const double* a, const double* b) {
-  double m[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  for (int c = 0; c < kChunk; c += 8)
-    for (int l = 0; l < 8; ++l) m[l] = maxd(m[l], std::fabs(a[c + l] - b[c + l]));
-  return maxd(maxd(maxd(m[0], m[1]), maxd(m[2], m[3])), maxd(maxd(m[4], m[5]), maxd(m[6], m[7])));
-}
-
-// Distance from point i to j, or +inf as soon as a partial maximum reaches `bound`.
-AUTOML_MI_INLINE double dist_bounded(const ChunkedPoints& p, std::int64_t i, std::int64_t j,
+// max_c |a_c - b_c| over dp coordinates, or +inf as soon as a partial maximum reaches `bound`.
+AUTOML_MI_INLINE double dist_bounded(const double* a, const double* b, std::int64_t dp,
                                      double bound) {
-  double m = 0;
-  for (std::int64_t c = 0; c < p.chunks; ++c) {
-    m = maxd(m, chunk_maxabs(p.at(c, i), p.at(c, j)));
-    if (m >= bound) return kInf;
+  v8d m = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (std::int64_t c = 0; c < dp; c += kChunk) {
+    const v8d x0 = vabs8(load8(a + c) - load8(b + c));
+    const v8d x1 = vabs8(load8(a + c + 8) - load8(b + c + 8));
+    m = vmax8(m, vmax8(x0, x1));
+    if (hmax8(m) >= bound) return kInf;
   }
-  return m;
+  return hmax8(m);
 }
-
-// ------------------------------------------------------------------------------------------
-// Range workers (cloned per ISA).
 
 AUTOML_MI_CLONES void knn_leaves(const KdTree& tree, int k, std::int64_t begin, std::int64_t end,
                                  double* out) {
@@ -423,60 +434,79 @@ AUTOML_MI_CLONES void count_leaves(const KdTree& tree, const double* radius, std
     tree.count_leaf(tree.leaves()[l], radius, out, qbuf.data());
 }
 
-AUTOML_MI_CLONES void ksg_brute_range(const ChunkedPoints& px, const ChunkedPoints& py, int k,
+AUTOML_MI_CLONES void ksg_brute_range(const RowPoints& px, const RowPoints& py, int k,
                                       std::int64_t begin, std::int64_t end, double* eps,
                                       std::int64_t* nx, std::int64_t* ny) {
   const std::int64_t n = px.n;
-  std::vector<double> scratch(k), bx(n), by(n);
-  for (std::int64_t i = begin; i < end; ++i) {
-    KBest best{scratch.data(), k};
+  std::vector<double> scratch(static_cast<std::size_t>(kQueryBlock) * k),
+      bx(static_cast<std::size_t>(kQueryBlock * n)), by(bx.size());
+  KBest best[kQueryBlock];
+  for (std::int64_t i0 = begin; i0 < end; i0 += kQueryBlock) {
+    const int qn = static_cast<int>(std::min<std::int64_t>(kQueryBlock, end - i0));
+    for (int t = 0; t < qn; ++t) best[t] = KBest{scratch.data() + t * k, k};
     for (std::int64_t j = 0; j < n; ++j) {
-      if (j == i) {
-        bx[j] = by[j] = kInf;
-        continue;
+      const double* xj = px.row(j);
+      const double* yj = py.row(j);
+      for (int t = 0; t < qn; ++t) {
+        const std::int64_t i = i0 + t;
+        double& ax = bx[t * n + j];
+        double& ay = by[t * n + j];
+        if (j == i) {
+          ax = ay = kInf;
+          continue;
+        }
+        const double bound = best[t].bound();
+        ax = dist_bounded(px.row(i), xj, px.dp, bound);
+        ay = dist_bounded(py.row(i), yj, py.dp, bound);
+        const double joint = maxd(ax, ay);
+        if (joint < bound) best[t].push(joint);
       }
-      const double bound = best.bound();
-      const double a = dist_bounded(px, i, j, bound);
-      const double b = dist_bounded(py, i, j, bound);
-      bx[j] = a;
-      by[j] = b;
-      const double joint = maxd(a, b);
-      if (joint < bound) best.push(joint);
     }
-    const double e = best.bound();
-    std::int64_t cx = 0, cy = 0;
-    for (std::int64_t j = 0; j < n; ++j) {
-      cx += bx[j] < e ? 1 : 0;
-      cy += by[j] < e ? 1 : 0;
+    for (int t = 0; t < qn; ++t) {
+      const double e = best[t].bound();
+      const double* rx = bx.data() + t * n;
+      const double* ry = by.data() + t * n;
+      std::int64_t cx = 0, cy = 0;
+      for (std::int64_t j = 0; j < n; ++j) {
+        cx += rx[j] < e ? 1 : 0;
+        cy += ry[j] < e ? 1 : 0;
+      }
+      eps[i0 + t] = e;
+      nx[i0 + t] = cx;
+      ny[i0 + t] = cy;
     }
-    eps[i] = e;
-    nx[i] = cx;
-    ny[i] = cy;
   }
 }
 
-AUTOML_MI_CLONES void kth_brute_range(const ChunkedPoints& p, int k, std::int64_t begin,
+AUTOML_MI_CLONES void kth_brute_range(const RowPoints& p, int k, std::int64_t begin,
                                       std::int64_t end, double* out) {
-  std::vector<double> scratch(k);
-  for (std::int64_t i = begin; i < end; ++i) {
-    KBest best{scratch.data(), k};
-    for (std::int64_t j = 0; j < p.n; ++j) {
-      if (j == i) continue;
-      const double bound = best.bound();
-      const double a = dist_bounded(p, i, j, bound);
-      if (a < bound) best.push(a);
-    }
-    out[i] = best.bound();
+  std::vector<double> scratch(static_cast<std::size_t>(kQueryBlock) * k);
+  KBest best[kQueryBlock];
+  for (std::int64_t i0 = begin; i0 < end; i0 += kQueryBlock) {
+    const int qn = static_cast<int>(std::min<std::int64_t>(kQueryBlock, end - i0));
+    for (int t = 0; t < qn; ++t) best[t] = KBest{scratch.data() + t * k, k};
+    for (std::int64_t j = 0; j < p.n; ++j)
+      for (int t = 0; t < qn; ++t) {
+        if (j == i0 + t) continue;
+        const double bound = best[t].bound();
+        const double a = dist_bounded(p.row(i0 + t), p.row(j), p.dp, bound);
+        if (a < bound) best[t].push(a);
+      }
+    for (int t = 0; t < qn; ++t) out[i0 + t] = best[t].bound();
   }
 }
 
-AUTOML_MI_CLONES void count_brute_range(const ChunkedPoints& p, const double* radius,
+AUTOML_MI_CLONES void count_brute_range(const RowPoints& p, const double* radius,
                                         std::int64_t begin, std::int64_t end, std::int64_t* out) {
-  for (std::int64_t i = begin; i < end; ++i) {
-    std::int64_t c = 0;
+  for (std::int64_t i0 = begin; i0 < end; i0 += kQueryBlock) {
+    const int qn = static_cast<int>(std::min<std::int64_t>(kQueryBlock, end - i0));
+    std::int64_t c[kQueryBlock] = {};
     for (std::int64_t j = 0; j < p.n; ++j)
-      if (j != i && dist_bounded(p, i, j, radius[i]) < radius[i]) ++c;
-    out[i] = c;
+      for (int t = 0; t < qn; ++t) {
+        const std::int64_t i = i0 + t;
+        if (j != i && dist_bounded(p.row(i), p.row(j), p.dp, radius[i]) < radius[i]) ++c[t];
+      }
+    for (int t = 0; t < qn; ++t) out[i0 + t] = c[t];
   }
 }
 
@@ -546,7 +576,7 @@ void ksg_counts_cpu(const double* x, std::int64_t dx, const double* y, std::int6
       if (e > lx) count_leaves(ty, eps, std::max(b, lx) - lx, e - lx, ny);
     });
   } else {
-    const ChunkedPoints px(x, n, dx), py(y, n, dy);
+    const RowPoints px(x, n, dx), py(y, n, dy);
     parallel_chunks(n, threads, 16, [&](std::int64_t b, std::int64_t e) {
       ksg_brute_range(px, py, k, b, e, eps, nx, ny);
     });
@@ -561,7 +591,7 @@ void kth_distances(const double* pts, std::int64_t n, std::int64_t d, int k, Cpu
     parallel_chunks(static_cast<std::int64_t>(tree.leaves().size()), threads, 4,
                     [&](std::int64_t b, std::int64_t e) { knn_leaves(tree, k, b, e, out); });
   } else {
-    const ChunkedPoints p(pts, n, d);
+    const RowPoints p(pts, n, d);
     parallel_chunks(n, threads, 16,
                     [&](std::int64_t b, std::int64_t e) { kth_brute_range(p, k, b, e, out); });
   }
@@ -575,7 +605,7 @@ void range_counts(const double* pts, std::int64_t n, std::int64_t d, const doubl
     parallel_chunks(static_cast<std::int64_t>(tree.leaves().size()), threads, 4,
                     [&](std::int64_t b, std::int64_t e) { count_leaves(tree, radius, b, e, out); });
   } else {
-    const ChunkedPoints p(pts, n, d);
+    const RowPoints p(pts, n, d);
     parallel_chunks(n, threads, 16, [&](std::int64_t b, std::int64_t e) {
       count_brute_range(p, radius, b, e, out);
     });
