@@ -2,8 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <regex>
+#include <set>
 #include <sstream>
 
 #include "common/error.h"
@@ -12,16 +15,90 @@
 namespace automl::experiments {
 namespace {
 
-void read_data(Fields f, trials::DataConfig& d) {
+constexpr double kHuge = 1e12;
+
+// ---- checks on lists ------------------------------------------------------------------------
+
+template <typename T>
+void check_each_in_range(const Fields& f, const std::string& key, const std::vector<T>& values,
+                         double low, double high) {
+  for (const auto& v : values) check_range(f, key, static_cast<double>(v), low, high);
+}
+
+template <typename T>
+void check_strictly_ascending(const Fields& f, const std::string& key,
+                              const std::vector<T>& values) {
+  for (std::size_t i = 1; i < values.size(); ++i)
+    if (!(values[i - 1] < values[i])) throw InputError(f.where(key), "must be strictly ascending");
+}
+
+template <typename T>
+void check_distinct(const Fields& f, const std::string& key, const std::vector<T>& values) {
+  const std::set<T> unique(values.begin(), values.end());
+  if (unique.size() != values.size()) throw InputError(f.where(key), "lists a value twice");
+}
+
+void check_each_choice(const Fields& f, const std::string& key,
+                       const std::vector<std::string>& values,
+                       const std::vector<std::string>& allowed) {
+  for (const auto& v : values) check_choice(f, key, v, allowed);
+  check_distinct(f, key, values);
+}
+
+void check_not_empty(const Fields& f, const std::string& key, std::size_t size) {
+  if (size == 0) throw InputError(f.where(key), "must not be empty");
+}
+
+// ---- data -----------------------------------------------------------------------------------
+
+// Where each format's files come from, for the message when they are absent.
+std::string how_to_get(const std::string& format, const std::string& path) {
+  if (format == "idx")
+    return fmt::format(
+        "the IDX files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
+        "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) are expected in '{}'; "
+        "Fashion-MNIST comes with Debian's dataset-fashion-mnist package (scripts/setup.sh "
+        "installs it)",
+        path);
+  if (format == "cifar10")
+    return fmt::format(
+        "the CIFAR-10 data set is absent: download the binary version (cifar-10-binary.tar.gz, "
+        "https://www.cs.toronto.edu/~kriz/cifar.html) and unpack it so that '{0}/data_batch_1.bin' "
+        ".. 'data_batch_5.bin' and '{0}/test_batch.bin' exist, or set data.path to where they are",
+        path);
+  if (format == "cifar100")
+    return fmt::format(
+        "the CIFAR-100 data set is absent: download the binary version "
+        "(cifar-100-binary.tar.gz, https://www.cs.toronto.edu/~kriz/cifar.html) and unpack it so "
+        "that '{0}/train.bin' and '{0}/test.bin' exist, or set data.path to where they are",
+        path);
+  if (format == "imagenet")
+    return fmt::format(
+        "the ImageNet (ILSVRC-2012) data set is absent: it is licensed per user; download it from "
+        "https://image-net.org and place it so that '{0}/train/<wnid>/*.JPEG' and "
+        "'{0}/val/<wnid>/*.JPEG' exist, or set data.path to where it is",
+        path);
+  return fmt::format(
+      "the table is absent; the scikit-learn tables under data/sklearn/ are produced by "
+      "scripts/extract-sklearn-data.sh (from Debian's python3-sklearn package)");
+}
+
+bool is_regression(const trials::DataConfig& d) {
+  return d.format == "csv";
+}
+
+void read_data(Fields f, trials::DataConfig& d, const LoadOptions& options) {
   f.optional("format", d.format);
-  check_choice(f, "format", d.format, {"idx", "cifar10", "cifar100", "csv"});
+  check_choice(f, "format", d.format, {"idx", "cifar10", "cifar100", "csv", "imagenet"});
   f.optional("path", d.path);
-  if (!std::filesystem::exists(d.path))
-    throw InputError(f.where("path"), fmt::format("'{}' does not exist", d.path));
+  if (d.path.empty()) throw InputError(f.where("path"), "must not be empty");
+  if (options.check_data && !std::filesystem::exists(d.path))
+    throw InputError(f.where("path"),
+                     fmt::format("'{}' does not exist: {}", d.path, how_to_get(d.format, d.path)));
   f.optional("train_subset", d.train_subset);
-  check_range(f, "train_subset", static_cast<double>(d.train_subset), 0, 1e12);
+  check_range(f, "train_subset", static_cast<double>(d.train_subset), 0, kHuge);
   f.optional("test_subset", d.test_subset);
-  check_range(f, "test_subset", static_cast<double>(d.test_subset), 0, 1e12);
+  check_range(f, "test_subset", static_cast<double>(d.test_subset), 0, kHuge);
   f.optional("validation_fraction", d.validation_fraction);
   check_range(f, "validation_fraction", d.validation_fraction, 0, 0.9);
   f.optional("normalize", d.normalize);
@@ -30,12 +107,19 @@ void read_data(Fields f, trials::DataConfig& d) {
   f.optional("targets", d.target_columns);
   f.optional("test_fraction", d.test_fraction);
   check_range(f, "test_fraction", d.test_fraction, 0.01, 0.9);
+  if (d.format != "csv" && (!d.feature_columns.empty() || !d.target_columns.empty())) {
+    throw InputError(f.where(d.feature_columns.empty() ? "targets" : "features"),
+                     "only a csv table has feature/target columns");
+  }
   f.reject_unknown();
 }
 
+// ---- model, optimizer, policy, MI ----------------------------------------------------------
+
 void read_model(Fields f, trials::ModelConfig& m) {
   f.optional("name", m.name);
-  f.numbers("options", m.options);
+  check_choice(f, "name", m.name, {"lenet", "allcnn", "vgg16", "wrn", "resnet50", "mlp"});
+  f.numbers("options", m.options);  // per-model keys: the trials module checks them
   f.reject_unknown();
 }
 
@@ -50,29 +134,239 @@ void read_optimizer(Fields f, trials::OptimizerConfig& o) {
   f.optional("weight_decay", o.weight_decay);
   check_range(f, "weight_decay", o.weight_decay, 0, 1);
   f.optional("trust_coefficient", o.trust_coefficient);
+  check_range(f, "trust_coefficient", o.trust_coefficient, 1e-9, 1);
   f.reject_unknown();
 }
 
-void read_top(Fields& f, ExperimentConfig& e) {
-  f.required("name", e.name);
-  if (e.name.empty()) throw InputError(f.where("name"), "must not be empty");
-  f.optional("database", e.database);
-  f.optional("threads", e.threads);
-  check_range(f, "threads", e.threads, 0, 1024);
+void read_policy(Fields f, trials::PolicyConfig& p, bool regression) {
+  f.optional("name", p.name);
+  check_choice(f, "name", p.name, {"constant", "step", "mi", "poly"});
+  f.optional("gamma", p.gamma);
+  check_range(f, "gamma", p.gamma, 1e-9, 1);
+  f.optional("step_size", p.step_size);
+  check_range(f, "step_size", p.step_size, 1, 1e6);
+  f.optional("milestones", p.milestones);
+  check_each_in_range(f, "milestones", p.milestones, 1, 1e6);
+  check_strictly_ascending(f, "milestones", p.milestones);
+  f.optional("power", p.power);
+  check_range(f, "power", p.power, 1e-9, 100);
+  f.optional("lr_min", p.lr_min);
+  check_range(f, "lr_min", p.lr_min, 1e-12, 100);
+  f.optional("lr_max", p.lr_max);
+  check_range(f, "lr_max", p.lr_max, p.lr_min, 100);
+  f.optional("lr_top", p.lr_top);
+  check_range(f, "lr_top", p.lr_top, p.lr_min, p.lr_max);
+  f.optional("eps", p.eps);
+  check_range(f, "eps", p.eps, 0, 1e6);
+  f.optional("start", p.start);
+  check_choice(f, "start", p.start, {"top", "mi"});
+  f.optional("bound", p.bound);
+  check_choice(f, "bound", p.bound, {"auto", "entropy", "ksg_xy"});
+  if (regression && p.bound == "entropy")
+    throw InputError(f.where("bound"),
+                     "'entropy' needs class labels; a regression (csv) experiment uses ksg_xy or "
+                     "auto");
+  f.optional("time_decay", p.time_decay);
+  check_choice(f, "time_decay", p.time_decay, {"epoch", "none"});
+  f.optional("layerwise", p.layerwise);
+  f.reject_unknown();
+}
+
+void read_mi(Fields f, trials::MiConfig& m, bool regression) {
+  f.optional("enabled", m.enabled);
+  f.optional("samples", m.samples);
+  check_range(f, "samples", static_cast<double>(m.samples), 10, 1e7);
+  f.optional("k", m.k);
+  check_range(f, "k", m.k, 1, 100);
+  if (m.k >= m.samples) throw InputError(f.where("k"), "must be smaller than mi.samples");
+  f.optional("stratified", m.stratified);
+  f.optional("estimator", m.estimator);
+  check_choice(f, "estimator", m.estimator, {"ksg", "ksg_cd"});
+  if (regression && (m.stratified || m.estimator == "ksg_cd"))
+    throw InputError(f.where(m.stratified ? "stratified" : "estimator"),
+                     "needs class labels; a regression (csv) experiment cannot use it");
+  f.optional("layer_features", m.layer_features);
+  check_choice(f, "layer_features", m.layer_features, {"full", "channel_mean"});
+  f.reject_unknown();
+}
+
+// ---- searches and methods -------------------------------------------------------------------
+
+void read_lrrt(Fields f, search::LrrtConfig& l, bool regression) {
+  f.optional("mode", l.mode);
+  check_choice(f, "mode", l.mode, {"auto", "full", "quick", "off"});
+  f.optional("lrs", l.lrs);
+  check_each_in_range(f, "lrs", l.lrs, 1e-12, 100);
+  check_strictly_ascending(f, "lrs", l.lrs);
+  if (f.has("lrs") && l.lrs.size() < 2)
+    throw InputError(f.where("lrs"), "needs at least 2 candidate LRs");
+  f.optional("lr_low", l.lr_low);
+  check_range(f, "lr_low", l.lr_low, 1e-12, 100);
+  f.optional("lr_high", l.lr_high);
+  if (!(l.lr_high > l.lr_low))
+    throw InputError(f.where("lr_high"), fmt::format("must be larger than lr_low ({})", l.lr_low));
+  check_range(f, "lr_high", l.lr_high, 1e-12, 100);
+  f.optional("lr_count", l.lr_count);
+  check_range(f, "lr_count", l.lr_count, 2, 1000);
+  f.optional("trials", l.trials);
+  check_range(f, "trials", l.trials, 1, 100);
+  f.optional("epochs_per_trial", l.epochs_per_trial);
+  check_range(f, "epochs_per_trial", l.epochs_per_trial, 2, 10000);  // d_s needs epoch 2
+  f.optional("quick_trials", l.quick_trials);
+  check_range(f, "quick_trials", l.quick_trials, 1, 100);
+  f.optional("quick_epochs", l.quick_epochs);
+  check_range(f, "quick_epochs", l.quick_epochs, 2, 10000);
+  f.optional("quick_c2", l.quick_c2);
+  check_range(f, "quick_c2", l.quick_c2, 1e-9, 1e6);
+  if (regression) l.attribute = "ity";
+  f.optional("attribute", l.attribute);
+  if (regression)
+    check_choice(f, "attribute", l.attribute, {"ity", "neg_mae"});
+  else
+    check_choice(f, "attribute", l.attribute, {"train_accuracy", "ity", "both"});
+  f.optional("c1", l.c1);
+  check_range(f, "c1", l.c1, 1, 1e6);  // Thresh = MAXVAL / C1 must not exceed MAXVAL
+  f.optional("c2", l.c2);
+  check_range(f, "c2", l.c2, 1e-9, 1e6);
+  f.optional("layerwise", l.layerwise);
+  f.reject_unknown();
+}
+
+void read_c1c2(Fields f, search::C1C2Config& c) {
+  f.optional("enabled", c.enabled);
+  f.optional("c1_grid", c.c1_grid);
+  check_not_empty(f, "c1_grid", c.c1_grid.size());
+  check_each_in_range(f, "c1_grid", c.c1_grid, 1, 1e6);
+  check_distinct(f, "c1_grid", c.c1_grid);
+  f.optional("c2_grid", c.c2_grid);
+  check_not_empty(f, "c2_grid", c.c2_grid.size());
+  check_each_in_range(f, "c2_grid", c.c2_grid, 1e-9, 1e6);
+  check_distinct(f, "c2_grid", c.c2_grid);
+  f.optional("max_candidates", c.max_candidates);
+  check_range(f, "max_candidates", c.max_candidates, 1, 1000);
+  f.optional("min_epochs", c.min_epochs);
+  check_range(f, "min_epochs", c.min_epochs, 1, 10000);
+  f.optional("max_epochs", c.max_epochs);
+  check_range(f, "max_epochs", c.max_epochs, c.min_epochs, 10000);
+  f.optional("eta", c.eta);
+  check_range(f, "eta", c.eta, 1.01, 100);
+  f.optional("validation_fraction", c.validation_fraction);
+  check_range(f, "validation_fraction", c.validation_fraction, 0.01, 0.9);
+  f.reject_unknown();
+}
+
+void read_baselines(Fields f, search::BaselineConfig& b) {
+  f.optional("optimizers", b.optimizers);
+  check_each_choice(f, "optimizers", b.optimizers, {"adam", "rmsprop", "lars", "step"});
+  f.optional("candidates", b.candidates);
+  check_range(f, "candidates", b.candidates, 1, 1000);
+  f.optional("search_epochs", b.search_epochs);
+  check_range(f, "search_epochs", b.search_epochs, 0, 100000);
+  f.optional("step_gamma", b.step_gamma);
+  check_range(f, "step_gamma", b.step_gamma, 1e-9, 1);
+  f.optional("step_size", b.step_size);
+  check_range(f, "step_size", b.step_size, 1, 1e6);
+  f.optional("validation_fraction", b.validation_fraction);
+  check_range(f, "validation_fraction", b.validation_fraction, 0.01, 0.9);
+  f.reject_unknown();
+}
+
+void read_methods(Fields f, MethodsConfig& m) {
+  f.optional("mi_sgd", m.mi_sgd);
+  f.optional("mi_sgd_layerwise", m.mi_sgd_layerwise);
+  f.optional("baselines", m.baselines);
+  if (!m.mi_sgd && !m.mi_sgd_layerwise && !m.baselines)
+    throw InputError(f.where(), "enables no method: set mi_sgd, mi_sgd_layerwise or baselines");
+  f.reject_unknown();
+}
+
+void read_budget(Fields f, BudgetConfig& b) {
+  f.optional("device_minutes", b.device_minutes);
+  check_range(f, "device_minutes", b.device_minutes, 0, 1e9);
+  f.optional("epochs", b.epochs);
+  check_range(f, "epochs", static_cast<double>(b.epochs), 0, kHuge);
+  f.reject_unknown();
+}
+
+void read_devices(Fields f, DevicesConfig& d) {
+  f.optional("kind", d.kind);
+  check_choice(f, "kind", d.kind, {"auto", "cpu", "cuda"});
+  f.optional("slots_per_gpu", d.slots_per_gpu);
+  check_range(f, "slots_per_gpu", d.slots_per_gpu, 1, 256);
+  f.optional("cpu_slots", d.cpu_slots);
+  check_range(f, "cpu_slots", d.cpu_slots, 1, 1024);
+  f.reject_unknown();
+}
+
+void read_report(Fields f, ReportConfig& r, bool regression) {
+  f.optional("milestones", r.milestones);
+  if (regression) {
+    check_each_in_range(f, "milestones", r.milestones, 1e-12, kHuge);  // MAE targets
+  } else {
+    check_each_in_range(f, "milestones", r.milestones, 1e-6, 1);  // accuracy as a fraction
+  }
+  f.reject_unknown();
+}
+
+// ---- the top level --------------------------------------------------------------------------
+
+void read_trial_basics(Fields& f, ExperimentConfig& e) {
   f.optional("epochs", e.trial.epochs);
   check_range(f, "epochs", e.trial.epochs, 1, 100000);
   f.optional("batch_size", e.trial.batch_size);
   check_range(f, "batch_size", e.trial.batch_size, 1, 1 << 20);
   f.optional("seed", e.trial.seed);
   f.optional("device", e.trial.device);
-  read_data(f.child("data"), e.trial.data);
+  if (!std::regex_match(e.trial.device, std::regex("cpu|cuda(:[0-9]+)?")))
+    throw InputError(f.where("device"),
+                     fmt::format("'{}' is not one of: cpu, cuda, cuda:N", e.trial.device));
+}
+
+void read_seeds(Fields& f, ExperimentConfig& e) {
+  f.optional("seeds", e.seeds);
+  check_not_empty(f, "seeds", e.seeds.size());
+  check_distinct(f, "seeds", e.seeds);
+}
+
+void check_consistency(Fields& f, const ExperimentConfig& e) {
+  const bool mi_method = e.methods.mi_sgd || e.methods.mi_sgd_layerwise;
+  if (mi_method && !e.trial.mi.enabled)
+    throw InputError(f.where("mi"), "MI-SGD needs mi.enabled: true (or disable it in methods)");
+  if (e.devices.kind == "cpu" && e.trial.device != "cpu")
+    throw InputError(f.where("device"),
+                     fmt::format("'{}' contradicts devices.kind: cpu", e.trial.device));
+}
+
+void read_top(Fields& f, ExperimentConfig& e, const LoadOptions& options) {
+  f.required("name", e.name);
+  if (e.name.empty()) throw InputError(f.where("name"), "must not be empty");
+  f.optional("description", e.description);
+  f.optional("database", e.database);
+  if (e.database.empty()) throw InputError(f.where("database"), "must not be empty");
+  f.optional("threads", e.threads);
+  check_range(f, "threads", e.threads, 0, 1024);
+  read_trial_basics(f, e);
+  read_seeds(f, e);
+  read_data(f.child("data"), e.trial.data, options);
+  const bool regression = is_regression(e.trial.data);
   read_model(f.child("model"), e.trial.model);
   read_optimizer(f.child("optimizer"), e.trial.optimizer);
+  read_policy(f.child("policy"), e.trial.policy, regression);
+  read_mi(f.child("mi"), e.trial.mi, regression);
+  read_methods(f.child("methods"), e.methods);
+  read_lrrt(f.child("lrrt"), e.lrrt, regression);
+  read_c1c2(f.child("c1c2"), e.c1c2);
+  read_baselines(f.child("baselines"), e.baselines);
+  read_budget(f.child("budget"), e.budget);
+  read_devices(f.child("devices"), e.devices);
+  read_report(f.child("report"), e.report, regression);
+  check_consistency(f, e);
 }
 
 }  // namespace
 
-ExperimentConfig parse_experiment(const std::string& text, const std::string& file) {
+ExperimentConfig parse_experiment(const std::string& text, const std::string& file,
+                                  const LoadOptions& options) {
   YAML::Node root;
   try {
     root = YAML::Load(text);
@@ -84,17 +378,17 @@ ExperimentConfig parse_experiment(const std::string& text, const std::string& fi
   e.file = file;
   e.source = text;
   Fields fields(root, file, "");
-  read_top(fields, e);
+  read_top(fields, e, options);
   fields.reject_unknown();
   return e;
 }
 
-ExperimentConfig load_experiment(const std::string& path) {
+ExperimentConfig load_experiment(const std::string& path, const LoadOptions& options) {
   std::ifstream in(path);
   if (!in) throw InputError(path, "cannot read experiment file");
   std::stringstream text;
   text << in.rdbuf();
-  return parse_experiment(text.str(), path);
+  return parse_experiment(text.str(), path, options);
 }
 
 }  // namespace automl::experiments

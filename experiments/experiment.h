@@ -12,9 +12,9 @@ namespace automl::experiments {
 
 // Which methods the experiment compares.
 struct MethodsConfig {
-  bool mi_sgd = true;            // Algorithm 1, model-wise
-  bool mi_sgd_layerwise = false; // Algorithm 1, one LR per layer
-  bool baselines = true;         // the optimizers in `baselines.optimizers`
+  bool mi_sgd = true;             // Algorithm 1, model-wise
+  bool mi_sgd_layerwise = false;  // Algorithm 1, one LR per layer
+  bool baselines = true;          // the optimizers in `baselines.optimizers`
 };
 
 // What the experiment may spend; 0 = unlimited.
@@ -29,10 +29,18 @@ struct DevicesConfig {
   int cpu_slots = 1;
 };
 
+// What `automl report` shows for the experiment.
+struct ReportConfig {
+  // Accuracy targets (classification, fractions in (0, 1]) or MAE targets (regression) whose
+  // first epoch of attainment the report lists per method.
+  std::vector<double> milestones;
+};
+
 struct ExperimentConfig {
   std::string file;    // the YAML file it was loaded from
   std::string source;  // its text, stored with the experiment
   std::string name;
+  std::string description;
   std::string database = "automl.db";  // relative paths are relative to the working directory
   int threads = 0;                     // LibTorch threads; 0 = one per core
   trials::TrialConfig trial;           // the base trial every job of the experiment starts from
@@ -43,13 +51,21 @@ struct ExperimentConfig {
   search::BaselineConfig baselines;
   BudgetConfig budget;
   DevicesConfig devices;
+  ReportConfig report;
+};
+
+struct LoadOptions {
+  // Check that data.path exists. Off when re-reading an experiment stored in a database (the
+  // report may run on a machine without the data).
+  bool check_data = true;
 };
 
 // Loads and validates `path`. Throws InputError naming file:line and the key on any problem:
 // unreadable file, YAML syntax, unknown key, wrong type, value out of range, missing data.
-ExperimentConfig load_experiment(const std::string& path);
+ExperimentConfig load_experiment(const std::string& path, const LoadOptions& options = {});
 
 // The same from YAML text (`file` names it in messages).
-ExperimentConfig parse_experiment(const std::string& text, const std::string& file);
+ExperimentConfig parse_experiment(const std::string& text, const std::string& file,
+                                  const LoadOptions& options = {});
 
 }  // namespace automl::experiments

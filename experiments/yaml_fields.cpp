@@ -11,12 +11,30 @@ namespace automl::experiments {
 namespace {
 
 template <typename T>
-const char* type_name() {
+struct is_vector : std::false_type {};
+template <typename T>
+struct is_vector<std::vector<T>> : std::true_type {};
+
+template <typename T>
+std::string type_name() {
   if constexpr (std::is_same_v<T, bool>) return "true or false";
+  if constexpr (std::is_unsigned_v<T>) return "a non-negative integer";
   if constexpr (std::is_integral_v<T>) return "an integer";
   if constexpr (std::is_floating_point_v<T>) return "a number";
   if constexpr (std::is_same_v<T, std::string>) return "a string";
-  return "a list";
+  if constexpr (is_vector<T>::value) {
+    const auto element = type_name<typename T::value_type>();
+    return "a list of " + element.substr(element.find(' ') + 1) + "s, e.g. [a, b]";
+  }
+  return "a value";
+}
+
+// The offending value as the user wrote it (flow style for lists and mappings).
+std::string shown(const YAML::Node& value) {
+  if (value.IsScalar()) return value.Scalar();
+  YAML::Emitter out;
+  out << YAML::Flow << value;
+  return out.c_str();
 }
 
 int line_of(const YAML::Node& node) {
@@ -53,11 +71,12 @@ void Fields::read(const std::string& key, T& out) {
       // yaml-cpp would truncate "1.5" to 1 for an integer: read as double and check instead.
       const double d = value.as<double>();
       if (d != static_cast<double>(static_cast<std::int64_t>(d))) throw YAML::Exception({}, "");
+      if (std::is_unsigned_v<T> && d < 0) throw YAML::Exception({}, "");
     }
     out = value.as<T>();
   } catch (const YAML::Exception&) {
-    throw InputError(where(key), fmt::format("expected {}, got '{}'", type_name<T>(),
-                                             value.IsScalar() ? value.Scalar() : "a structure"));
+    throw InputError(where(key),
+                     fmt::format("expected {}, got '{}'", type_name<T>(), shown(value)));
   }
 }
 
@@ -127,6 +146,7 @@ template void Fields::optional(const std::string&, std::string&);
 template void Fields::optional(const std::string&, std::vector<int>&);
 template void Fields::optional(const std::string&, std::vector<double>&);
 template void Fields::optional(const std::string&, std::vector<std::string>&);
+template void Fields::optional(const std::string&, std::vector<std::uint64_t>&);
 template void Fields::required(const std::string&, int&);
 template void Fields::required(const std::string&, double&);
 template void Fields::required(const std::string&, std::string&);
