@@ -26,7 +26,11 @@ namespace {
 
 using detail::CpuAlgo;
 
-// [n] -> [n, 1]; anything -> float64 contiguous on its own device.
+[[noreturn]] void throw_not_finite(const char* name) {
+  throw std::invalid_argument(std::string("mi: ") + name + " contains NaN or infinite values");
+}
+
+// [n] -> [n, 1]; anything -> float64 contiguous on its own device; rejects NaN / inf.
 at::Tensor as_matrix(const at::Tensor& t, const char* name) {
   if (!t.defined()) throw std::invalid_argument(std::string("mi: ") + name + " is undefined");
   at::Tensor m = t;
@@ -35,9 +39,23 @@ at::Tensor as_matrix(const at::Tensor& t, const char* name) {
     throw std::invalid_argument(std::string("mi: ") + name + " must be [n] or [n, d], got " +
                                 std::to_string(t.dim()) + " dimensions");
   m = m.to(at::kDouble).contiguous();
-  if (m.numel() > 0 && !at::isfinite(m).all().item<bool>())
-    throw std::invalid_argument(std::string("mi: ") + name + " contains NaN or infinite values");
+  if (m.is_cuda() && m.numel() > 0 && !at::isfinite(m).all().item<bool>()) throw_not_finite(name);
+  if (!m.is_cuda()) {
+    const double* p = m.data_ptr<double>();
+    for (std::int64_t e = 0, n = m.numel(); e < n; ++e)
+      if (!std::isfinite(p[e])) throw_not_finite(name);
+  }
   return m;
+}
+
+// Row-major float64 copy of a CPU matrix with the seeded jitter added (SPEC.md 1).
+std::vector<double> jittered_copy(const at::Tensor& m, const KsgOptions& o, std::uint64_t offset) {
+  const double* p = m.data_ptr<double>();
+  std::vector<double> out(p, p + m.numel());
+  if (o.jitter)
+    for (std::size_t e = 0; e < out.size(); ++e)
+      out[e] = out[e] + o.jitter_amplitude * detail::uniform_from(o.seed, e + offset);
+  return out;
 }
 
 void check_rows(const at::Tensor& a, const at::Tensor& b, int k) {
@@ -189,9 +207,20 @@ double ksg(const at::Tensor& t, const at::Tensor& y, const KsgOptions& options) 
   at::Tensor tm = as_matrix(t, "t"), ym = as_matrix(y, "y");
   check_rows(tm, ym, options.k);
   bool gpu = tm.is_cuda() && ym.is_cuda() && cuda_available();
-  if (!gpu) {
+  if (!gpu) {  // CPU: jitter into plain buffers and count, without further tensor ops
     tm = tm.cpu();
     ym = ym.cpu();
+    const std::int64_t n = tm.size(0);
+    const std::vector<double> x = jittered_copy(tm, options, 0);
+    const std::vector<double> yv =
+        jittered_copy(ym, options, static_cast<std::uint64_t>(tm.numel()));
+    KsgCounts c;
+    c.eps.resize(n);
+    c.nx.resize(n);
+    c.ny.resize(n);
+    detail::ksg_counts_cpu(x.data(), tm.size(1), yv.data(), ym.size(1), n, options.k,
+                           CpuAlgo::kAuto, options.threads, c.eps.data(), c.nx.data(), c.ny.data());
+    return ksg_from_counts(c, options.k);
   }
   if (options.jitter) {
     tm = add_jitter(tm, options.jitter_amplitude, options.seed, 0);
