@@ -3,9 +3,9 @@
 
 #include <algorithm>
 #include <numeric>
-#include <random>
 
 #include "common/error.h"
+#include "mi/mi.h"
 #include "trials/data.h"
 #include "trials/random.h"
 
@@ -20,25 +20,61 @@ Dataset Dataset::subset(const torch::Tensor& indices) const {
 
 Dataset Dataset::to(const torch::Device& device) const {
   Dataset out = *this;
-  out.inputs = inputs.to(device);
-  out.targets = targets.to(device);
+  if (inputs.defined()) out.inputs = inputs.to(device);
+  if (targets.defined()) out.targets = targets.to(device);
   return out;
 }
 
 namespace {
 
+// Sorted indices as an int64 tensor.
+torch::Tensor index_tensor(std::vector<std::int64_t> part) {
+  std::sort(part.begin(), part.end());
+  return torch::tensor(part, torch::kInt64);
+}
+
 Splits load_raw(const DataConfig& config, std::uint64_t seed) {
   if (config.format == "idx") return load_idx_dataset(config.path);
+  if (config.format == "cifar10") return load_cifar10(config.path);
+  if (config.format == "cifar100") return load_cifar100(config.path);
+  if (config.format == "csv") return load_csv_dataset(config, seed);
   throw InputError("data.format",
-                   fmt::format("unknown data format '{}' (expected idx)", config.format));
+                   fmt::format("unknown data format '{}' (expected idx, cifar10, cifar100, csv)",
+                               config.format));
 }
 
 // The first `n` of a seeded permutation of `population` indices, in ascending order.
 torch::Tensor draw(std::int64_t population, std::int64_t n, std::uint64_t seed) {
   auto order = seeded_permutation(population, seed);
   order.resize(static_cast<std::size_t>(n));
-  std::sort(order.begin(), order.end());
-  return torch::tensor(order, torch::kInt64);
+  return index_tensor(std::move(order));
+}
+
+// (x - mean) / std with mean and std over `dims` of the training inputs; a constant column or
+// channel keeps std 1 so that it maps to 0 instead of NaN.
+std::pair<torch::Tensor, torch::Tensor> fit_standardisation(const torch::Tensor& x,
+                                                            std::vector<std::int64_t> dims) {
+  const auto mean = x.mean(dims, /*keepdim=*/true);
+  auto std = x.std(dims, /*unbiased=*/false, /*keepdim=*/true);
+  std = torch::where(std.gt(1e-12), std, torch::ones_like(std));
+  return {mean, std};
+}
+
+void standardise(Splits& s, torch::Tensor Dataset::*field, std::vector<std::int64_t> dims) {
+  if ((s.train.*field).size(0) == 0) return;
+  const auto [mean, std] = fit_standardisation(s.train.*field, std::move(dims));
+  for (Dataset* d : {&s.train, &s.validation, &s.test})
+    if ((d->*field).defined()) d->*field = ((d->*field) - mean) / std;
+  if (field == &Dataset::targets) {
+    const auto mean64 = mean.flatten().to(torch::kDouble), std64 = std.flatten().to(torch::kDouble);
+    std::vector<double> offset(mean64.data_ptr<double>(),
+                               mean64.data_ptr<double>() + mean64.numel());
+    std::vector<double> scale(std64.data_ptr<double>(), std64.data_ptr<double>() + std64.numel());
+    for (Dataset* d : {&s.train, &s.validation, &s.test}) {
+      d->target_offset = offset;
+      d->target_scale = scale;
+    }
+  }
 }
 
 }  // namespace
@@ -52,23 +88,44 @@ Splits load_splits(const DataConfig& config, std::uint64_t seed) {
   if (config.test_subset < 0 || config.test_subset > splits.test.size())
     throw InputError("data.test_subset", fmt::format("{} is not in [0, {}] (0 = all)",
                                                      config.test_subset, splits.test.size()));
+  if (config.validation_fraction < 0 || config.validation_fraction >= 1)
+    throw InputError("data.validation_fraction",
+                     fmt::format("{} is not in [0, 1)", config.validation_fraction));
 
   // One permutation of the training set, by seed: the first part is the validation split, the
   // rest (up to train_subset samples) the training split.
   const std::int64_t used = config.train_subset ? config.train_subset : train_total;
   const auto validation_size = static_cast<std::int64_t>(config.validation_fraction * used);
-  auto order = seeded_permutation(train_total, seed);
+  const auto order = seeded_permutation(train_total, seed);
   auto pick = [&](std::int64_t begin, std::int64_t end) {
-    std::vector<std::int64_t> part(order.begin() + begin, order.begin() + end);
-    std::sort(part.begin(), part.end());
-    return torch::tensor(part, torch::kInt64);
+    return index_tensor(std::vector<std::int64_t>(order.begin() + begin, order.begin() + end));
   };
   const Dataset full_train = splits.train;
   if (validation_size > 0) splits.validation = full_train.subset(pick(0, validation_size));
   splits.train = full_train.subset(pick(validation_size, used));
   if (config.test_subset)
     splits.test = splits.test.subset(draw(splits.test.size(), config.test_subset, seed + 1));
+
+  if (splits.train.is_image() && config.normalize) standardise(splits, &Dataset::inputs, {0, 2, 3});
+  if (!splits.train.is_image()) {  // tables: features and targets, always
+    standardise(splits, &Dataset::inputs, {0});
+    if (!splits.train.is_classification()) standardise(splits, &Dataset::targets, {0});
+  }
   return splits;
+}
+
+torch::Tensor augment_batch(const torch::Tensor& images, std::int64_t padding) {
+  const auto n = images.size(0), c = images.size(1), h = images.size(2), w = images.size(3);
+  const auto padded = torch::constant_pad_nd(images, {padding, padding, padding, padding}, 0);
+  const auto options = torch::TensorOptions().dtype(torch::kInt64).device(images.device());
+  const auto top = torch::randint(0, 2 * padding + 1, {n, 1}, options);
+  const auto left = torch::randint(0, 2 * padding + 1, {n, 1}, options);
+  const auto flip = torch::randint(0, 2, {n, 1}, options).to(torch::kBool);
+  const auto rows = top + torch::arange(h, options).unsqueeze(0);  // [n, h]
+  auto cols = torch::arange(w, options).unsqueeze(0).expand({n, w});
+  cols = left + torch::where(flip, (w - 1) - cols, cols);  // [n, w]
+  const auto by_rows = padded.gather(2, rows.view({n, 1, h, 1}).expand({n, c, h, w + 2 * padding}));
+  return by_rows.gather(3, cols.view({n, 1, 1, w}).expand({n, c, h, w}));
 }
 
 }  // namespace automl::trials

@@ -15,7 +15,9 @@ namespace automl::trials {
 
 struct Layer {
   std::string name;
-  std::vector<torch::Tensor> parameters;  // a BatchNorm's parameters join the layer before it
+  // A BatchNorm's parameters join the conv it belongs with: the one before it in post-activation
+  // networks (VGG, ResNet), the one it feeds in pre-activation WRN blocks.
+  std::vector<torch::Tensor> parameters;
 };
 
 class Network : public torch::nn::Module {

@@ -2,21 +2,29 @@
 
 #include <fmt/format.h>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <thread>
 
 #include "common/error.h"
 #include "trials/data.h"
+#include "trials/mi_probe.h"
 #include "trials/network.h"
 #include "trials/optimizers.h"
+#include "trials/policies.h"
 #include "trials/random.h"
 
 namespace automl::trials {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+namespace F = torch::nn::functional;
+
+// Data sets above this size stay in host memory and travel to the device batch by batch.
+constexpr std::int64_t kDeviceDataLimitBytes = std::int64_t{16} << 30;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -35,53 +43,401 @@ torch::Device parse_device(const std::string& name) {
   }
 }
 
-struct Metrics {
-  double loss = 0, accuracy = 0;
-};
-
-// Mean loss and accuracy of `net` on `data`, in eval mode, without gradients.
-Metrics evaluate(Network& net, const Dataset& data, int batch_size) {
-  torch::NoGradGuard no_grad;
-  net.eval();
-  double loss_sum = 0, correct = 0;
-  for (std::int64_t begin = 0; begin < data.size(); begin += batch_size) {
-    const auto end = std::min<std::int64_t>(begin + batch_size, data.size());
-    const auto logits = net.forward(data.inputs.slice(0, begin, end));
-    const auto labels = data.targets.slice(0, begin, end);
-    loss_sum +=
-        torch::nn::functional::cross_entropy(
-            logits, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
-            .item<double>();
-    correct += logits.argmax(1).eq(labels).sum().item<double>();
+void check_config(const TrialConfig& c) {
+  if (c.epochs < 1) throw InputError("epochs", fmt::format("{} is not >= 1", c.epochs));
+  if (c.batch_size < 1) throw InputError("batch_size", fmt::format("{} is not >= 1", c.batch_size));
+  const auto& p = c.policy;
+  if (p.name == "mi") {
+    if (!c.mi.enabled) throw InputError("policy.name", "the mi policy needs mi.enabled: true");
+    if (!(p.lr_min > 0 && p.lr_min <= p.lr_max))
+      throw InputError("policy.lr_min",
+                       fmt::format("expected 0 < lr_min ({}) <= lr_max ({})", p.lr_min, p.lr_max));
+    if (p.start != "top" && p.start != "mi")
+      throw InputError("policy.start", fmt::format("'{}' (expected top, mi)", p.start));
+    if (p.time_decay != "epoch" && p.time_decay != "none")
+      throw InputError("policy.time_decay",
+                       fmt::format("'{}' (expected epoch, none)", p.time_decay));
   }
-  const double n = static_cast<double>(std::max<std::int64_t>(1, data.size()));
-  return {loss_sum / n, correct / n};
+  if (p.name == "step" && p.milestones.empty() && p.step_size < 1)
+    throw InputError("policy.step_size", fmt::format("{} is not >= 1", p.step_size));
 }
 
-// One pass over the training set in a seeded order; returns mean loss and accuracy.
-Metrics train_epoch(Network& net, torch::optim::Optimizer& optimizer, const Dataset& data,
-                    int batch_size, std::uint64_t shuffle_seed) {
+// Loss, accuracy (classification) and mean absolute error in the data's units (regression),
+// summed on the device; `finish` divides and brings them to the host once.
+struct Totals {
+  torch::Tensor loss, correct, abs_error;
+  std::int64_t samples = 0, outputs = 1;
+};
+
+struct Metrics {
+  double loss = 0, accuracy = 0, mae = 0;
+};
+
+class Task {
+ public:
+  Task(const Dataset& data, const torch::Device& device)
+      : classification_(data.is_classification()) {
+    if (!classification_)
+      scale_ =
+          torch::tensor(data.target_scale.empty() ? std::vector<double>(data.targets.size(1), 1.0)
+                                                  : data.target_scale,
+                        torch::kFloat32)
+              .to(device);
+  }
+  bool classification() const { return classification_; }
+  torch::Tensor loss(const torch::Tensor& outputs, const torch::Tensor& targets) const {
+    return classification_ ? F::cross_entropy(outputs, targets) : F::mse_loss(outputs, targets);
+  }
+  void add(Totals& totals, const torch::Tensor& outputs, const torch::Tensor& targets,
+           const torch::Tensor& mean_loss) const {
+    const auto n = outputs.size(0);
+    auto batch_loss = mean_loss.detach() * n;
+    totals.loss = totals.loss.defined() ? totals.loss + batch_loss : batch_loss;
+    totals.samples += n;
+    if (classification_) {
+      auto c = outputs.detach().argmax(1).eq(targets).sum();
+      totals.correct = totals.correct.defined() ? totals.correct + c : c;
+    } else {
+      auto e = ((outputs.detach() - targets).abs() * scale_).sum();
+      totals.outputs = outputs.size(1);
+      totals.abs_error = totals.abs_error.defined() ? totals.abs_error + e : e;
+    }
+  }
+  static Metrics finish(const Totals& t) {
+    Metrics m;
+    const double n = static_cast<double>(std::max<std::int64_t>(1, t.samples));
+    if (t.loss.defined()) m.loss = t.loss.item<double>() / n;
+    if (t.correct.defined()) m.accuracy = t.correct.item<double>() / n;
+    if (t.abs_error.defined()) m.mae = t.abs_error.item<double>() / (n * t.outputs);
+    return m;
+  }
+
+ private:
+  bool classification_;
+  torch::Tensor scale_;
+};
+
+Metrics evaluate(Network& net, const Task& task, const Dataset& data, int batch_size,
+                 const torch::Device& device) {
+  torch::NoGradGuard no_grad;
+  net.eval();
+  Totals totals;
+  for (std::int64_t begin = 0; begin < data.size(); begin += batch_size) {
+    const auto end = std::min<std::int64_t>(begin + batch_size, data.size());
+    const auto inputs = data.inputs.slice(0, begin, end).to(device, /*non_blocking=*/true);
+    const auto targets = data.targets.slice(0, begin, end).to(device, /*non_blocking=*/true);
+    const auto outputs = net.forward(inputs);
+    task.add(totals, outputs, targets, task.loss(outputs, targets));
+  }
+  return Task::finish(totals);
+}
+
+// One pass over the training set in a seeded order. No host synchronisation inside the loop.
+Metrics train_epoch(Network& net, torch::optim::Optimizer& optimizer, const Task& task,
+                    const Dataset& data, const TrialConfig& config, const torch::Device& device,
+                    std::uint64_t shuffle_seed) {
   net.train();
   const auto order = torch::tensor(seeded_permutation(data.size(), shuffle_seed), torch::kInt64)
                          .to(data.inputs.device());
-  auto loss_sum = torch::zeros({}, data.inputs.options());
-  auto correct = torch::zeros({}, data.inputs.options().dtype(torch::kInt64));
-  for (std::int64_t begin = 0; begin < data.size(); begin += batch_size) {
-    const auto idx = order.slice(0, begin, std::min<std::int64_t>(begin + batch_size, data.size()));
-    const auto inputs = data.inputs.index_select(0, idx);
-    const auto labels = data.targets.index_select(0, idx);
+  Totals totals;
+  for (std::int64_t begin = 0; begin < data.size(); begin += config.batch_size) {
+    const auto idx =
+        order.slice(0, begin, std::min<std::int64_t>(begin + config.batch_size, data.size()));
+    auto inputs = data.inputs.index_select(0, idx).to(device, /*non_blocking=*/true);
+    const auto targets = data.targets.index_select(0, idx).to(device, /*non_blocking=*/true);
+    if (config.data.augment && inputs.dim() == 4) inputs = augment_batch(inputs);
     optimizer.zero_grad();
-    const auto logits = net.forward(inputs);
-    const auto loss = torch::nn::functional::cross_entropy(logits, labels);
+    const auto outputs = net.forward(inputs);
+    const auto loss = task.loss(outputs, targets);
     loss.backward();
     optimizer.step();
-    // Accumulate on the device: no host synchronisation inside the loop.
-    loss_sum += loss.detach() * idx.size(0);
-    correct += logits.detach().argmax(1).eq(labels).sum();
+    task.add(totals, outputs, targets, loss);
   }
-  const double n = static_cast<double>(std::max<std::int64_t>(1, data.size()));
-  return {loss_sum.item<double>() / n, correct.item<double>() / n};
+  return Task::finish(totals);
 }
+
+// SPEC.md 4: the reason epoch `record` crashed, or "".
+class CrashDetector {
+ public:
+  explicit CrashDetector(std::int64_t classes) : chance_(classes > 0 ? 1.0 / classes : 0) {}
+  std::string check(const EpochRecord& r) {
+    std::string reason;
+    if (!std::isfinite(r.train_loss)) {
+      reason = fmt::format("non-finite training loss at epoch {}", r.epoch);
+    } else if (first_loss_ >= 0 && r.train_loss > 10 * first_loss_) {
+      reason = fmt::format("training loss {:.4g} at epoch {} is above 10x epoch 1's ({:.4g})",
+                           r.train_loss, r.epoch, first_loss_);
+    } else if (chance_ > 0 && best_accuracy_ >= 2 * chance_ && r.train_accuracy <= 1.2 * chance_) {
+      reason = fmt::format(
+          "training accuracy {:.4f} at epoch {} fell to 1.2x chance ({:.4f}) or below after "
+          "reaching {:.4f}",
+          r.train_accuracy, r.epoch, chance_, best_accuracy_);
+    }
+    if (first_loss_ < 0) first_loss_ = r.train_loss;
+    best_accuracy_ = std::max(best_accuracy_, r.train_accuracy);
+    return reason;
+  }
+  nlohmann::json save() const { return {{"first_loss", first_loss_}, {"best", best_accuracy_}}; }
+  void load(const nlohmann::json& j) {
+    first_loss_ = j.at("first_loss").get<double>();
+    best_accuracy_ = j.at("best").get<double>();
+  }
+
+ private:
+  double chance_;
+  double first_loss_ = -1, best_accuracy_ = 0;
+};
+
+// Everything one run holds; run() is the epoch loop.
+class Trial {
+ public:
+  Trial(const TrialConfig& config, const EpochSink& sink, const TrialRuntime& runtime)
+      : config_(config), sink_(sink), runtime_(runtime), device_(parse_device(config.device)) {
+    check_config(config);
+    load_data();
+    torch::manual_seed(config.seed);
+    build_model();
+    crash_ = std::make_unique<CrashDetector>(train_.num_classes);
+    if (config.mi.enabled)
+      probe_ = std::make_unique<MiProbe>(config.mi, config.policy.bound, mi_source_, config.seed);
+    scheduler_ = make_scheduler(config, *optimizer_, probe_ ? probe_->bound() : 0.0);
+  }
+
+  TrialSummary run() {
+    const auto start = Clock::now();
+    int first_epoch = 1;
+    if (!runtime_.checkpoint_path.empty() && std::filesystem::exists(runtime_.checkpoint_path))
+      first_epoch = load_checkpoint() + 1;
+    else if (probe_)
+      report_initial_mi();
+    const double earlier_seconds = summary_.seconds;
+    for (int epoch = first_epoch; epoch <= config_.epochs && summary_.status == "done"; ++epoch) {
+      run_epoch(epoch);
+      summary_.seconds = earlier_seconds + seconds_since(start);
+      if (!runtime_.checkpoint_path.empty()) save_checkpoint(epoch);
+      if (summary_.status == "done" && epoch < config_.epochs && runtime_.should_stop &&
+          runtime_.should_stop()) {
+        summary_.status = "stopped";
+        summary_.reason = fmt::format("stopped on request after epoch {}", epoch);
+      }
+    }
+    return summary_;
+  }
+
+ private:
+  void load_data() {
+    Splits splits = load_splits(config_.data, config_.seed);
+    const auto bytes = [](const Dataset& d) {
+      return d.inputs.defined() ? d.inputs.numel() * d.inputs.element_size() : 0;
+    };
+    const bool fits = bytes(splits.train) + bytes(splits.validation) + bytes(splits.test) <=
+                      kDeviceDataLimitBytes;
+    const auto where = fits ? device_ : torch::Device(torch::kCPU);
+    mi_source_ = splits.train.to(device_.is_cuda() ? device_ : torch::Device(torch::kCPU));
+    train_ = splits.train.to(where);
+    validation_ = splits.validation.to(where);
+    test_ = splits.test.to(where);
+    task_ = std::make_unique<Task>(train_, device_);
+  }
+
+  void build_model() {
+    InputShape shape;
+    if (train_.is_image())
+      shape = {train_.inputs.size(1), train_.inputs.size(2), train_.inputs.size(3), 0};
+    else
+      shape.features = train_.inputs.size(1);
+    const auto outputs = train_.is_classification() ? train_.num_classes : train_.targets.size(1);
+    net_ = make_network(config_.model, shape, outputs);
+    net_->to(device_);
+    std::vector<torch::optim::OptimizerParamGroup> groups;
+    if (config_.policy.layerwise) {
+      std::int64_t covered = 0;
+      for (auto& layer : net_->layers()) {
+        group_names_.push_back(layer.name);
+        for (const auto& p : layer.parameters) covered += p.numel();
+        groups.emplace_back(layer.parameters);
+      }
+      if (covered != parameter_count(*net_))
+        throw std::logic_error(fmt::format("model '{}': its layers hold {} of {} parameters",
+                                           config_.model.name, covered, parameter_count(*net_)));
+    } else {
+      group_names_ = {"model"};
+      groups.emplace_back(net_->parameters());
+    }
+    optimizer_ = make_optimizer(config_.optimizer, std::move(groups));
+    history_.assign(group_names_.size(), {});
+  }
+
+  // ITY per group (the model-level value repeated for a single group) and the model-level ITY.
+  std::pair<std::vector<double>, double> measure_mi(EpochRecord& record) {
+    const auto start = Clock::now();
+    auto ity = probe_->measure(*net_, config_.policy.layerwise, config_.batch_size);
+    record.mi_seconds = seconds_since(start);
+    record.bound = probe_->bound();
+    return {ity, ity.back()};
+  }
+
+  void report_initial_mi() {
+    EpochRecord record;
+    record.epoch = 0;
+    const auto start = Clock::now();
+    const auto [ity, model_ity] = measure_mi(record);
+    record.ity = model_ity;
+    evaluate_splits(record);
+    for (std::size_t g = 0; g < ity.size(); ++g) {
+      history_[g].push_back(ity[g]);
+      GroupRecord group = group_record(g, 0.0, "initial");
+      group.ity = ity[g];
+      record.groups.push_back(group);
+    }
+    scheduler_->observe(ity);
+    record.seconds = seconds_since(start);
+    sink_(record);
+  }
+
+  // The group's metrics for the coming epoch (Algorithm 1/2), from its history so far.
+  GroupRecord group_record(std::size_t g, double lr, const std::string& decision) const {
+    GroupRecord r;
+    r.name = group_names_[g];
+    r.lr = lr;
+    r.decision = decision;
+    if (probe_ && !history_[g].empty()) {
+      const auto m = mi_metrics(history_[g], probe_->bound());
+      r.d_p = m.d_p;
+      r.d_p_raw = m.d_p_raw;
+      r.d_s = m.d_s;
+    }
+    return r;
+  }
+
+  void evaluate_splits(EpochRecord& record) {
+    if (validation_.size() > 0) {
+      const auto v = evaluate(*net_, *task_, validation_, config_.batch_size, device_);
+      record.validation_accuracy = v.accuracy;
+      record.validation_mae = v.mae;
+    }
+    if (config_.evaluate_test && test_.size() > 0) {
+      const auto t = evaluate(*net_, *task_, test_, config_.batch_size, device_);
+      record.test_loss = t.loss;
+      record.test_accuracy = t.accuracy;
+      record.test_mae = t.mae;
+    }
+  }
+
+  void run_epoch(int epoch) {
+    const auto start = Clock::now();
+    // Dropout masks and augmentation draw from LibTorch's generator, seeded per epoch so that a
+    // resumed trial continues exactly as an uninterrupted one.
+    torch::manual_seed(config_.seed * 1000003ULL + static_cast<std::uint64_t>(epoch));
+    scheduler_->begin_epoch(epoch);
+    const auto lrs = group_lrs(*optimizer_);
+    const auto decisions = scheduler_->decisions();
+    EpochRecord record;
+    record.epoch = epoch;
+    record.lr = lrs.front();
+    for (std::size_t g = 0; g < lrs.size(); ++g)
+      record.groups.push_back(group_record(g, lrs[g], decisions[g]));
+
+    const auto trained = train_epoch(*net_, *optimizer_, *task_, train_, config_, device_,
+                                     config_.seed * 1000003ULL + static_cast<std::uint64_t>(epoch));
+    record.train_loss = trained.loss;
+    record.train_accuracy = trained.accuracy;
+    record.train_mae = trained.mae;
+    evaluate_splits(record);
+    if (probe_ && std::isfinite(record.train_loss)) {
+      const auto [ity, model_ity] = measure_mi(record);
+      record.ity = model_ity;
+      for (std::size_t g = 0; g < ity.size(); ++g) {
+        history_[g].push_back(ity[g]);
+        record.groups[g].ity = ity[g];
+      }
+      scheduler_->observe(ity);
+    }
+    record.seconds = seconds_since(start);
+
+    summary_.epochs_run = epoch;
+    summary_.final_test_accuracy = record.test_accuracy;
+    summary_.best_test_accuracy = std::max(summary_.best_test_accuracy, record.test_accuracy);
+    if (!task_->classification() && config_.evaluate_test)
+      summary_.best_test_mae =
+          epoch == 1 ? record.test_mae : std::min(summary_.best_test_mae, record.test_mae);
+    const auto reason = crash_->check(record);
+    if (!reason.empty()) {
+      summary_.status = "crashed";
+      summary_.reason = reason;
+    }
+    sink_(record);
+  }
+
+  void save_checkpoint(int epoch) {
+    nlohmann::json state = {{"epoch", epoch},
+                            {"history", history_},
+                            {"lrs", group_lrs(*optimizer_)},
+                            {"crash", crash_->save()},
+                            {"status", summary_.status},
+                            {"reason", summary_.reason},
+                            {"best_test_accuracy", summary_.best_test_accuracy},
+                            {"final_test_accuracy", summary_.final_test_accuracy},
+                            {"best_test_mae", summary_.best_test_mae},
+                            {"seconds", summary_.seconds}};
+    torch::serialize::OutputArchive archive, model, optimizer;
+    net_->save(model);
+    optimizer_->save(optimizer);
+    archive.write("model", model);
+    archive.write("optimizer", optimizer);
+    archive.write("state", c10::IValue(state.dump()));
+    const auto temporary = runtime_.checkpoint_path + ".tmp";
+    archive.save_to(temporary);
+    std::filesystem::rename(temporary, runtime_.checkpoint_path);
+  }
+
+  // Restores the saved state; returns the epoch it ended with.
+  int load_checkpoint() {
+    torch::serialize::InputArchive archive, model, optimizer;
+    try {
+      archive.load_from(runtime_.checkpoint_path, device_);
+    } catch (const c10::Error& e) {
+      throw InputError(runtime_.checkpoint_path, "unreadable checkpoint");
+    }
+    archive.read("model", model);
+    archive.read("optimizer", optimizer);
+    net_->load(model);
+    optimizer_->load(optimizer);
+    c10::IValue text;
+    archive.read("state", text);
+    const auto state = nlohmann::json::parse(text.toStringRef());
+    history_ = state.at("history").get<std::vector<std::vector<double>>>();
+    const auto lrs = state.at("lrs").get<std::vector<double>>();
+    for (std::size_t g = 0; g < lrs.size(); ++g) set_group_lr(*optimizer_, g, lrs[g]);
+    if (auto* mi = dynamic_cast<MiDecayScheduler*>(scheduler_.get()))
+      for (std::size_t g = 0; g < mi->groups().size(); ++g)
+        mi->groups()[g].restore(history_[g], lrs[g]);
+    crash_->load(state.at("crash"));
+    summary_.status = state.at("status").get<std::string>();
+    summary_.reason = state.at("reason").get<std::string>();
+    summary_.best_test_accuracy = state.at("best_test_accuracy").get<double>();
+    summary_.final_test_accuracy = state.at("final_test_accuracy").get<double>();
+    summary_.best_test_mae = state.at("best_test_mae").get<double>();
+    summary_.seconds = state.at("seconds").get<double>();
+    summary_.epochs_run = state.at("epoch").get<int>();
+    return summary_.epochs_run;
+  }
+
+  const TrialConfig& config_;
+  const EpochSink& sink_;
+  const TrialRuntime& runtime_;
+  torch::Device device_;
+  Dataset train_, validation_, test_, mi_source_;
+  std::unique_ptr<Task> task_;
+  std::shared_ptr<Network> net_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::unique_ptr<MiProbe> probe_;
+  std::unique_ptr<EpochScheduler> scheduler_;
+  std::unique_ptr<CrashDetector> crash_;
+  std::vector<std::string> group_names_;
+  std::vector<std::vector<double>> history_;  // ITY_0.. per group
+  TrialSummary summary_;
+};
 
 }  // namespace
 
@@ -90,47 +446,13 @@ void set_threads(int threads) {
   torch::set_num_threads(threads > 0 ? threads : cores);
 }
 
+TrialSummary run_trial(const TrialConfig& config, const EpochSink& on_epoch,
+                       const TrialRuntime& runtime) {
+  return Trial(config, on_epoch, runtime).run();
+}
+
 TrialSummary run_trial(const TrialConfig& config, const EpochSink& on_epoch) {
-  const auto device = parse_device(config.device);
-  torch::manual_seed(config.seed);
-
-  const Splits splits = load_splits(config.data, config.seed);
-  const Dataset train = splits.train.to(device), test = splits.test.to(device);
-  const InputShape shape{train.inputs.size(1), train.inputs.size(2), train.inputs.size(3)};
-
-  auto net = make_network(config.model, shape, train.num_classes);
-  net->to(device);
-  auto optimizer = make_optimizer(config.optimizer, net->parameters());
-
-  TrialSummary summary;
-  const auto trial_start = Clock::now();
-  for (int epoch = 1; epoch <= config.epochs; ++epoch) {
-    const auto epoch_start = Clock::now();
-    EpochRecord record;
-    record.epoch = epoch;
-    record.lr = config.optimizer.lr;
-    const auto trained = train_epoch(*net, *optimizer, train, config.batch_size,
-                                     config.seed * 1000003ULL + static_cast<std::uint64_t>(epoch));
-    record.train_loss = trained.loss;
-    record.train_accuracy = trained.accuracy;
-    if (config.evaluate_test) {
-      const auto tested = evaluate(*net, test, config.batch_size);
-      record.test_loss = tested.loss;
-      record.test_accuracy = tested.accuracy;
-    }
-    record.seconds = seconds_since(epoch_start);
-    summary.epochs_run = epoch;
-    summary.final_test_accuracy = record.test_accuracy;
-    summary.best_test_accuracy = std::max(summary.best_test_accuracy, record.test_accuracy);
-    on_epoch(record);
-    if (!std::isfinite(record.train_loss)) {
-      summary.status = "crashed";
-      summary.reason = fmt::format("non-finite training loss at epoch {}", epoch);
-      break;
-    }
-  }
-  summary.seconds = seconds_since(trial_start);
-  return summary;
+  return run_trial(config, on_epoch, TrialRuntime{});
 }
 
 }  // namespace automl::trials
