@@ -28,8 +28,21 @@ struct TrialRow {
   std::string config;  // the trial's configuration as JSON
   std::string device;
   std::string reason;   // why it failed or crashed
-  double seconds = 0;   // device-seconds spent
+  double seconds = 0;   // wall seconds of its last run
   std::string summary;  // JSON summary when done
+  // Scheduling state (schema version 2).
+  std::string worker;            // "host:pid" of the worker that claimed it last
+  int attempts = 0;              // how many times a worker claimed it
+  double heartbeat = 0;          // unix seconds of the running worker's last sign of life
+  double device_seconds = 0;     // seconds x the share of the device its slot held
+  double estimated_seconds = 0;  // the engine's estimate when it planned the job
+};
+
+// One parameter group's MI-policy state in one epoch (layer-wise runs have one per layer).
+struct EpochGroupRow {
+  std::string name;
+  double lr = 0, ity = 0, d_p = 0, d_p_raw = 0, d_s = 0;
+  std::string decision;
 };
 
 struct EpochRow {
@@ -40,7 +53,77 @@ struct EpochRow {
   double test_loss = 0, test_accuracy = 0;
   double ity = 0;
   double seconds = 0, mi_seconds = 0;
-  std::string extra;  // JSON: everything else the trial reported (per-layer MI state, MAE, ...)
+  std::string extra;                  // JSON: everything else the trial reported (MAE, bound, ...)
+  std::vector<EpochGroupRow> groups;  // stored in the child table epoch_groups
+};
+
+// A stage of an experiment: planned when its inputs are decided, done when its decision is.
+struct StageRow {
+  std::int64_t experiment_id = 0;
+  std::string name;
+  std::string status;    // planned | done | skipped
+  std::string decision;  // JSON, when done
+  std::string updated_at;
+};
+
+// One row of the LRRT's table D (SPEC.md 4): one (trial, LR) that completed, or crashed.
+struct LrrtRow {
+  int trial = 0;
+  double lr = 0;
+  bool crashed = false;
+  double min_ds = 0;
+  double initial_loss = 0, final_loss = 0;
+  double initial_ity = 0, final_ity = 0;
+  double initial_accuracy = 0, final_accuracy = 0;
+};
+
+// The LRRT's output for the model ("model") or one layer.
+struct LrrtBoundsRow {
+  std::string scope = "model";
+  std::string attribute;
+  double lr_min = 0, lr_max = 0, lr_top = 0, eps = 0;
+  std::string warning;
+};
+
+// One C1/C2 candidate in one successive-halving round.
+struct C1C2Row {
+  int round = 0;
+  double c1 = 0, c2 = 0;
+  double lr_min = 0, lr_max = 0, lr_top = 0, eps = 0;
+  int epochs = 0;
+  double score = 0;
+  bool kept = false;
+};
+
+// A final result: one method at one seed.
+struct ResultRow {
+  std::string method;  // mi_sgd | mi_sgd_layerwise | adam | rmsprop | lars | step
+  std::uint64_t seed = 0;
+  std::int64_t trial_id = 0;
+  double lr = 0;
+  double final_test_accuracy = 0, best_test_accuracy = 0, final_test_mae = 0;
+  std::string status;
+};
+
+// Everything a stage decided, stored in one transaction with the stage's status.
+struct StageDecision {
+  std::int64_t experiment_id = 0;
+  std::string stage;
+  std::string status = "done";
+  std::string decision = "{}";  // JSON
+  std::vector<LrrtRow> lrrt_table;
+  std::vector<LrrtBoundsRow> lrrt_bounds;
+  std::vector<C1C2Row> c1c2;
+  std::vector<ResultRow> results;
+};
+
+// What a worker asks for: one given trial (trial_id > 0) or the oldest pending one of an
+// experiment.
+struct ClaimRequest {
+  std::int64_t experiment_id = 0;
+  std::int64_t trial_id = 0;
+  std::string worker;
+  std::string device;
 };
 
 struct TrialFilter {
@@ -66,15 +149,52 @@ class Storage {
 
   // Adds a pending trial and returns its id.
   virtual std::int64_t add_trial(const TrialRow& trial) = 0;
+  // Adds the trials whose label the experiment does not hold yet, all in one transaction (a
+  // stage's jobs appear together); returns the ids of all of them, existing ones included.
+  virtual std::vector<std::int64_t> add_trials(const std::vector<TrialRow>& trials) = 0;
   virtual void start_trial(std::int64_t trial_id, const std::string& device) = 0;
   virtual void finish_trial(std::int64_t trial_id, const std::string& status,
                             const std::string& reason, double seconds,
                             const std::string& summary) = 0;
   virtual std::vector<TrialRow> trials(const TrialFilter& filter) = 0;
+  virtual std::optional<TrialRow> trial(std::int64_t trial_id) = 0;
 
-  // Records one finished epoch; committed before it returns.
+  // Atomically moves one pending trial to running for `request.worker` (attempts + 1, heartbeat
+  // now) and returns it; nullopt when there is none, or the asked-for one is not pending. Two
+  // workers never claim the same trial (SQLite: one IMMEDIATE transaction; PostgreSQL: SELECT
+  // ... FOR UPDATE SKIP LOCKED).
+  virtual std::optional<TrialRow> claim_trial(const ClaimRequest& request) = 0;
+  // The running worker's sign of life; false when the trial is no longer its own (requeued).
+  virtual bool heartbeat(std::int64_t trial_id, const std::string& worker) = 0;
+  // Running trials of the experiment whose heartbeat is older than `max_age_seconds` go back to
+  // pending; returns them.
+  virtual std::vector<TrialRow> requeue_stale(std::int64_t experiment_id,
+                                              double max_age_seconds) = 0;
+  // A running trial goes back to pending, or to failed when it has used `max_attempts`.
+  virtual void release_trial(std::int64_t trial_id, const std::string& reason,
+                             int max_attempts) = 0;
+  // Adds to the trial's device-seconds (its run's wall seconds x its slot's share of the device).
+  virtual void add_device_seconds(std::int64_t trial_id, double device_seconds) = 0;
+  // Sum of device_seconds over the experiment's trials.
+  virtual double device_seconds(std::int64_t experiment_id) = 0;
+
+  // Records one finished epoch (and its groups); committed before it returns.
   virtual void add_epoch(const EpochRow& epoch) = 0;
   virtual std::vector<EpochRow> epochs(std::int64_t trial_id) = 0;
+  // Drops the trial's epochs after `epoch` (a restarted trial recomputes them).
+  virtual void delete_epochs_after(std::int64_t trial_id, int epoch) = 0;
+  // Epochs committed over all trials of the experiment (epoch 0 records excluded).
+  virtual std::int64_t epochs_run(std::int64_t experiment_id) = 0;
+
+  // Stages and their decisions.
+  virtual void set_stage(std::int64_t experiment_id, const std::string& stage,
+                         const std::string& status) = 0;
+  virtual void save_decision(const StageDecision& decision) = 0;
+  virtual std::vector<StageRow> stages(std::int64_t experiment_id) = 0;
+  virtual std::vector<LrrtRow> lrrt_table(std::int64_t experiment_id) = 0;
+  virtual std::vector<LrrtBoundsRow> lrrt_bounds(std::int64_t experiment_id) = 0;
+  virtual std::vector<C1C2Row> c1c2_candidates(std::int64_t experiment_id) = 0;
+  virtual std::vector<ResultRow> results(std::int64_t experiment_id) = 0;
 
   // Runs one read-only SQL statement (rejected if it would write).
   virtual Table query(const std::string& sql) = 0;

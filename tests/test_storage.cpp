@@ -23,8 +23,8 @@ TEST_CASE("Experiments, trials and epochs round-trip through SQLite", "[storage]
     t.config = R"({"epochs":2})";
     trial_id = db->add_trial(t);
     db->start_trial(trial_id, "cpu");
-    db->add_epoch({trial_id, 1, 0.1, 2.3, 0.11, 2.2, 0.12, 0.5, 1.5, 0.01, "{}"});
-    db->add_epoch({trial_id, 2, 0.05, 1.3, 0.61, 1.2, 0.62, 0.9, 1.25, 0.02, R"({"x":1})"});
+    db->add_epoch({trial_id, 1, 0.1, 2.3, 0.11, 2.2, 0.12, 0.5, 1.5, 0.01, "{}", {}});
+    db->add_epoch({trial_id, 2, 0.05, 1.3, 0.61, 1.2, 0.62, 0.9, 1.25, 0.02, R"({"x":1})", {}});
     db->finish_trial(trial_id, "done", "", 2.75, R"({"best":0.62})");
   }
   auto db = open_sqlite(path);  // reopen: everything was committed
@@ -57,7 +57,7 @@ TEST_CASE("Experiments, trials and epochs round-trip through SQLite", "[storage]
     CHECK_THROWS_WITH(db->query("SELEC 1"), Catch::Contains("syntax"));
   }
   SECTION("duplicate epochs are rejected") {
-    CHECK_THROWS(db->add_epoch({trial_id, 2, 0.05, 1, 1, 1, 1, 1, 1, 0, "{}"}));
+    CHECK_THROWS(db->add_epoch({trial_id, 2, 0.05, 1, 1, 1, 1, 1, 1, 0, "{}", {}}));
   }
   SECTION("schema version is recorded") {
     CHECK(db->query("PRAGMA user_version").rows.at(0).at(0) != "0");

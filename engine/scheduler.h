@@ -1,0 +1,162 @@
+#pragma once
+// The scheduler: runs an experiment's stages of independent jobs on a machine's slots within a
+// budget. A stage plans its jobs once the stages it needs have decided; every job is a trial row
+// in storage (so a resumed run sees it); the jobs run through a TrialRunner (worker processes,
+// or a fake in tests, as ninja's CommandRunner / FakeCommandRunner); each finished stage stores
+// its decision. Free of LibTorch.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "search/plan.h"
+#include "storage/storage.h"
+
+namespace automl::engine {
+
+// One place a trial can run: a share of a GPU, or the CPU.
+struct Slot {
+  int index = 0;
+  std::string name;             // "gpu0.1", "cpu.0"
+  std::string device;           // what the trial inside the worker uses: "cpu" | "cuda:0"
+  std::string visible_devices;  // CUDA_VISIBLE_DEVICES of the worker; empty on the CPU
+  double device_share = 1;      // 1 / the number of slots on the same device
+};
+
+// `gpus` visible GPUs x slots_per_gpu slots each, or (no GPU, or kind cpu) cpu_slots CPU slots.
+std::vector<Slot> make_slots(const std::string& kind, int gpus, int slots_per_gpu, int cpu_slots);
+
+struct Launch {
+  std::int64_t trial_id = 0;
+  std::string label;
+  Slot slot;
+};
+
+// How a started trial's worker ended.
+struct Exit {
+  std::int64_t trial_id = 0;
+  std::string worker;  // the identity the worker claims under ("host:pid")
+  int exit_code = 0;   // of the worker process; -N = killed by signal N
+  std::string how;     // "exit 0", "signal 9 (Killed)", ...
+};
+
+// Starts trials and reports when they end. The worker behind it claims the trial in storage,
+// writes its epochs and finishes it; the runner only starts and waits.
+class TrialRunner {
+ public:
+  virtual ~TrialRunner() = default;
+  virtual void start(const Launch& launch) = 0;
+  // The next started trial that ended, waiting at most `timeout_seconds`; nullopt on timeout.
+  virtual std::optional<Exit> wait(double timeout_seconds) = 0;
+  // Monotonic seconds (virtual time in a fake).
+  virtual double now() = 0;
+  // Ends every started trial that is still running (the engine stops).
+  virtual void stop_all() {}
+};
+
+// What a stage sees when asked for its next step.
+struct StageInputs {
+  std::map<std::string, nlohmann::json> decisions;  // of the stages it is after, by name
+  std::vector<search::JobResult> results;           // of its own finished jobs so far
+};
+
+// The next step of a stage: more jobs to run, or (no jobs) its decision.
+struct StageStep {
+  std::vector<search::Job> jobs;
+  storage::StageDecision decision;  // experiment_id and stage are filled in by the scheduler
+};
+
+struct StageSpec {
+  std::string name;
+  std::vector<std::string> after;  // stages whose decisions this one needs
+  // Called once the stages it is after are done, and again each time all of its jobs so far
+  // have ended; returns more jobs (a round) or the decision. May throw: the stage fails, and
+  // the stages after it are skipped.
+  std::function<StageStep(const StageInputs&)> next;
+  // Estimated seconds of one job (for the plan and ETAs); 0 = unknown.
+  std::function<double(const search::Job&)> estimate;
+};
+
+struct SchedulerOptions {
+  double budget_device_seconds = 0;  // 0 = unlimited
+  std::int64_t budget_epochs = 0;    // 0 = unlimited
+  double heartbeat_timeout = 30;     // a running trial silent this long goes back to pending
+  double tick_seconds = 1;           // progress and stale-heartbeat checks
+  int max_attempts = 3;              // worker deaths before a trial counts as failed
+};
+
+struct StageProgress {
+  std::string name;
+  std::string status;  // waiting | planned | done | failed | skipped
+  int done = 0, total = 0;
+};
+
+// What the terminal shows; the engine prints it, tests inspect it.
+struct Progress {
+  std::vector<StageProgress> stages;
+  double spent_device_seconds = 0;
+  std::int64_t epochs_run = 0;
+  std::vector<storage::TrialRow> running;
+};
+
+struct RunReport {
+  std::int64_t experiment_id = 0;
+  int trials_done = 0, trials_failed = 0, trials_crashed = 0;
+  int trials_not_started = 0;  // pending when the budget ran out
+  bool budget_spent = false;
+  bool complete = false;  // every stage decided
+  double device_seconds = 0;
+  double seconds = 0;
+};
+
+using Log = std::function<void(const std::string&)>;
+
+class Scheduler {
+ public:
+  Scheduler(storage::Storage& storage, std::int64_t experiment_id, std::vector<StageSpec> stages,
+            std::vector<Slot> slots, TrialRunner& runner, SchedulerOptions options, Log log);
+
+  // Runs until every stage is decided, or nothing more can start (budget spent, stage failed).
+  RunReport run();
+
+  // Called every tick with the state of the run.
+  std::function<void(const Progress&)> on_progress;
+
+ private:
+  struct Running {
+    Launch launch;
+    double started = 0;
+  };
+
+  void advance_stages();
+  bool advance_stage(const StageSpec& spec);
+  void start_jobs();
+  void handle_exit(const Exit& exit);
+  bool budget_left();
+  double spent_device_seconds();
+  Progress progress();
+  std::string stage_status(const std::string& name);
+
+  storage::Storage& storage_;
+  std::int64_t experiment_id_;
+  std::vector<StageSpec> stages_;
+  std::vector<Slot> slots_;
+  TrialRunner& runner_;
+  SchedulerOptions options_;
+  Log log_;
+  std::map<int, Running> running_;  // by slot index
+  bool budget_message_shown_ = false;
+};
+
+// A finished trial row and its epochs as the search functions see it.
+search::JobResult job_result(const storage::TrialRow& trial,
+                             const std::vector<storage::EpochRow>& epochs);
+
+// Storage rows of a trial's epoch record, and back.
+storage::EpochRow epoch_row(std::int64_t trial_id, const trials::EpochRecord& record);
+trials::EpochRecord epoch_record(const storage::EpochRow& row);
+
+}  // namespace automl::engine
