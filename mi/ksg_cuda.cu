@@ -248,10 +248,14 @@ void cuda_add_jitter(int device, double* d_data, std::int64_t count, double ampl
                      std::uint64_t seed, std::uint64_t offset) {
   if (count <= 0) return;
   check(cudaSetDevice(device), "cudaSetDevice");
+  // The data may have been written on any (possibly non-blocking) LibTorch stream, and will be
+  // read on one: synchronise the device before and after our legacy-stream kernel.
+  check(cudaDeviceSynchronize(), "synchronize before jitter");
   const std::int64_t blocks = (count + kThreads - 1) / kThreads;
   jitter_kernel<<<static_cast<unsigned>(blocks), kThreads>>>(d_data, count, amplitude, seed,
                                                              offset);
   check(cudaGetLastError(), "jitter launch");
+  check(cudaDeviceSynchronize(), "jitter");
 }
 
 void cuda_ksg_counts(int device, const double* d_x, std::int64_t dx, const double* d_y,
@@ -261,6 +265,7 @@ void cuda_ksg_counts(int device, const double* d_x, std::int64_t dx, const doubl
   if (k > 64) throw std::invalid_argument("mi (CUDA): k > 64 is not supported on the GPU");
   std::lock_guard<std::mutex> lock(g_mutex);
   check(cudaSetDevice(device), "cudaSetDevice");
+  check(cudaDeviceSynchronize(), "synchronize before counts");  // inputs from any stream
   int sms = 1;
   check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "SM count");
   std::int64_t q = std::max<std::int64_t>(1, budget_bytes / (2 * 8 * n));
