@@ -172,6 +172,14 @@ TEST_CASE("mi: fast paths give exactly the naive reference counts", "[mi]") {
     for (auto m : {mi::Method::kKdTree, mi::Method::kBruteForce})
       require_same_counts(mi::ksg_counts(x, y, k, m, 2), ref);
   }
+  SECTION("tiny inputs (n = k + 1 .. 40), all engines") {
+    for (std::int64_t n = 4; n <= 40; n += 3) {
+      auto [x, y] = gaussian_pairs(n, 3, 0.5, static_cast<std::uint64_t>(n));
+      const auto ref = naive_counts(x, y, k);
+      for (auto m : {mi::Method::kKdTree, mi::Method::kBruteForce})
+        require_same_counts(mi::ksg_counts(x, y, k, m, 2), ref);
+    }
+  }
   SECTION("the value is the SPEC formula on the counts") {
     auto [x, y] = gaussian_pairs(300, 1, 0.6, 13);
     mi::KsgOptions o;
