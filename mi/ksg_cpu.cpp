@@ -49,24 +49,12 @@ AUTOML_MI_INLINE v4d vabs(v4d x) {
 AUTOML_MI_INLINE v4d vmax(v4d a, v4d b) {
   return a > b ? a : b;
 }
+AUTOML_MI_INLINE double hmax_fast(v4d a) {  // same value as hmax: max is exact
+  const v4d b = vmax(a, __builtin_shuffle(a, v4l{2, 3, 0, 1}));
+  return maxd(b[0], b[1]);
+}
 AUTOML_MI_INLINE double hmax(v4d a) {
-  return maxd(maxd(a[0], a[1]), maxd(a[2], a[3]));
-}
-using v8d = double __attribute__((vector_size(64)));
-using v8du = double __attribute__((vector_size(64), aligned(8), may_alias));
-using v8l = long long __attribute__((vector_size(64)));
-AUTOML_MI_INLINE v8d load8(const double* p) {
-  return *reinterpret_cast<const v8du*>(p);
-}
-AUTOML_MI_INLINE v8d vabs8(v8d x) {
-  return reinterpret_cast<v8d>(reinterpret_cast<v8l>(x) & 0x7fffffffffffffffLL);
-}
-AUTOML_MI_INLINE v8d vmax8(v8d a, v8d b) {
-  return a > b ? a : b;
-}
-AUTOML_MI_INLINE double hmax8(v8d a) {
-  const v4d lo = {a[0], a[1], a[2], a[3]}, hi = {a[4], a[5], a[6], a[7]};
-  return hmax(vmax(lo, hi));
+  return hmax_fast(a);
 }
 
 // Keeps the k smallest values seen (sorted ascending); bound() is the k-th (inf until k seen).
@@ -409,14 +397,16 @@ struct RowPoints {
 // max_c |a_c - b_c| over dp coordinates, or +inf as soon as a partial maximum reaches `bound`.
 AUTOML_MI_INLINE double dist_bounded(const double* a, const double* b, std::int64_t dp,
                                      double bound) {
-  v8d m = {0, 0, 0, 0, 0, 0, 0, 0};
+  v4d m = {0, 0, 0, 0};
   for (std::int64_t c = 0; c < dp; c += kChunk) {
-    const v8d x0 = vabs8(load8(a + c) - load8(b + c));
-    const v8d x1 = vabs8(load8(a + c + 8) - load8(b + c + 8));
-    m = vmax8(m, vmax8(x0, x1));
-    if (hmax8(m) >= bound) return kInf;
+    const v4d x0 = vabs(load4(a + c) - load4(b + c));
+    const v4d x1 = vabs(load4(a + c + 4) - load4(b + c + 4));
+    const v4d x2 = vabs(load4(a + c + 8) - load4(b + c + 8));
+    const v4d x3 = vabs(load4(a + c + 12) - load4(b + c + 12));
+    m = vmax(m, vmax(vmax(x0, x1), vmax(x2, x3)));
+    if (hmax_fast(m) >= bound) return kInf;
   }
-  return hmax8(m);
+  return hmax(m);
 }
 
 AUTOML_MI_CLONES void knn_leaves(const KdTree& tree, int k, std::int64_t begin, std::int64_t end,
