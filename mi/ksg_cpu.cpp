@@ -304,20 +304,30 @@ class KdTree {
     *reinterpret_cast<v4du*>(dist + 12) = a3;
   }
 
+  void bounding_box(const double* __restrict pts, std::int64_t begin, std::int64_t end,
+                    double* __restrict lo, double* __restrict hi) const {
+    for (std::int64_t c = 0; c < d_; ++c) {
+      lo[c] = kInf;
+      hi[c] = -kInf;
+    }
+    for (std::int64_t p = begin; p < end; ++p) {
+      const double* __restrict row = pts + idx_[p] * d_;
+      for (std::int64_t c = 0; c < d_; ++c) {
+        lo[c] = row[c] < lo[c] ? row[c] : lo[c];
+        hi[c] = row[c] > hi[c] ? row[c] : hi[c];
+      }
+    }
+  }
+
   std::int32_t build(const double* pts, std::int64_t begin, std::int64_t end, int depth) {
     const auto id = static_cast<std::int32_t>(nodes_.size());
     nodes_.push_back({begin, end});
-    std::vector<double> lo(dp_, 0.0), hi(dp_, 0.0);
-    for (std::int64_t c = 0; c < d_; ++c) lo[c] = kInf, hi[c] = -kInf;
-    for (std::int64_t p = begin; p < end; ++p) {
-      const double* row = pts + idx_[p] * d_;
-      for (std::int64_t c = 0; c < d_; ++c) {
-        lo[c] = std::min(lo[c], row[c]);
-        hi[c] = std::max(hi[c], row[c]);
-      }
-    }
-    lo_.insert(lo_.end(), lo.begin(), lo.end());
-    hi_.insert(hi_.end(), hi.begin(), hi.end());
+    lo_.resize(lo_.size() + dp_, 0.0);  // this node's box, padding coordinates 0
+    hi_.resize(hi_.size() + dp_, 0.0);
+    bounding_box(pts, begin, end, &lo_[static_cast<std::size_t>(id) * dp_],
+                 &hi_[static_cast<std::size_t>(id) * dp_]);
+    const double* lo = &lo_[static_cast<std::size_t>(id) * dp_];
+    const double* hi = &hi_[static_cast<std::size_t>(id) * dp_];
     if (end - begin > kLeaf) {
       std::int64_t dim = 0;
       for (std::int64_t c = 1; c < d_; ++c)
