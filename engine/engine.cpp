@@ -1,87 +1,201 @@
 #include "engine/engine.h"
 
 #include <fmt/format.h>
+#include <torch/cuda.h>
 
-#include <nlohmann/json.hpp>
+#include <algorithm>
+#include <filesystem>
+#include <sstream>
+#include <thread>
 
 #include "common/error.h"
+#include "engine/process_runner.h"
+#include "engine/stages.h"
 #include "trials/config_json.h"
 #include "trials/trial.h"
 
 namespace automl::engine {
 namespace {
 
-storage::EpochRow to_row(std::int64_t trial_id, const trials::EpochRecord& r) {
-  storage::EpochRow row;
-  row.trial_id = trial_id;
-  row.epoch = r.epoch;
-  row.lr = r.lr;
-  row.train_loss = r.train_loss;
-  row.train_accuracy = r.train_accuracy;
-  row.test_loss = r.test_loss;
-  row.test_accuracy = r.test_accuracy;
-  row.ity = r.ity;
-  row.seconds = r.seconds;
-  row.mi_seconds = r.mi_seconds;
-  nlohmann::json extra = {{"bound", r.bound},
-                          {"train_mae", r.train_mae},
-                          {"test_mae", r.test_mae},
-                          {"validation_accuracy", r.validation_accuracy},
-                          {"validation_mae", r.validation_mae}};
-  if (!r.groups.empty()) extra["groups"] = r.groups;
-  row.extra = extra.dump();
-  return row;
+// The first line where two experiment texts differ, for the message that refuses a resume.
+std::string first_difference(const std::string& stored, const std::string& given) {
+  std::istringstream a(stored), b(given);
+  std::string x, y;
+  for (int line = 1;; ++line) {
+    const bool more_a = static_cast<bool>(std::getline(a, x));
+    const bool more_b = static_cast<bool>(std::getline(b, y));
+    if (!more_a && !more_b) return "";
+    if (!more_a) x = "(end of file)";
+    if (!more_b) y = "(end of file)";
+    if (x != y) return fmt::format("line {}: stored '{}', given '{}'", line, x, y);
+  }
+}
+
+std::int64_t open_experiment(const experiments::ExperimentConfig& e, storage::Storage& storage,
+                             const Log& log) {
+  const auto found = storage.find_experiment(e.name);
+  if (!found) return storage.create_experiment(e.name, e.source);
+  if (found->config != e.source)
+    throw InputError(e.file,
+                     fmt::format("experiment '{}' is already in {} with a different "
+                                 "configuration ({}); run it under another name or database, "
+                                 "or restore the stored file to resume it",
+                                 e.name, e.database, first_difference(found->config, e.source)));
+  storage::TrialFilter filter;
+  filter.experiment_id = found->id;
+  const auto trials = storage.trials(filter);
+  const auto done = std::count_if(trials.begin(), trials.end(), [](const auto& t) {
+    return t.status == "done" || t.status == "crashed" || t.status == "failed";
+  });
+  log(fmt::format("resuming experiment '{}': {} of {} planned job(s) finished", e.name, done,
+                  trials.size()));
+  return found->id;
+}
+
+std::string progress_text(const Progress& p, const experiments::ExperimentConfig& e,
+                          storage::Storage& storage) {
+  std::string stages;
+  for (const auto& s : p.stages)
+    stages += fmt::format("{}{} {}", stages.empty() ? "" : ", ", s.name,
+                          s.status == "planned" ? fmt::format("{}/{}", s.done, s.total) : s.status);
+  std::string budget = fmt::format("{:.0f} device-s spent", p.spent_device_seconds);
+  if (e.budget.device_minutes > 0)
+    budget += fmt::format(", {:.0f} left",
+                          std::max(0.0, e.budget.device_minutes * 60 - p.spent_device_seconds));
+  budget += fmt::format("; {} epochs", p.epochs_run);
+  if (e.budget.epochs > 0) budget += fmt::format(" of {}", e.budget.epochs);
+  std::string text = fmt::format("progress: {} | {}", stages, budget);
+  for (const auto& t : p.running) {
+    const auto epochs = storage.epochs(t.id);
+    const int planned = nlohmann::json::parse(t.config).value("epochs", 0);
+    if (epochs.empty() || epochs.back().epoch == 0) {
+      text += fmt::format("\n  #{} {} on {}: starting", t.id, t.label, t.device);
+      continue;
+    }
+    const auto& last = epochs.back();
+    double seconds = 0;
+    for (const auto& row : epochs) seconds += row.seconds;
+    const double eta = seconds / last.epoch * std::max(0, planned - last.epoch);
+    text += fmt::format(
+        "\n  #{} {} on {}: epoch {}/{} train acc {:.4f} test acc {:.4f} lr {:.3g} "
+        "eta {:.0f}s",
+        t.id, t.label, t.device, last.epoch, planned, last.train_accuracy, last.test_accuracy,
+        last.lr, eta);
+  }
+  return text;
+}
+
+void log_results(storage::Storage& storage, std::int64_t experiment_id, const Log& log) {
+  for (const auto& r : storage.results(experiment_id))
+    log(fmt::format("result: {:<18} seed {:<4} lr {:<8.3g} test acc {:.4f} (best {:.4f}) {}",
+                    r.method, r.seed, r.lr, r.final_test_accuracy, r.best_test_accuracy, r.status));
+}
+
+// The plan as decided (stored), else as it would be without a measurement.
+void log_plan(storage::Storage& storage, const experiments::ExperimentConfig& e,
+              std::int64_t experiment_id, const Log& log) {
+  PlanChoice plan = choose_plan(e, 0);
+  bool decided = false;
+  for (const auto& stage : storage.stages(experiment_id))
+    if (stage.name == "plan" && stage.status == "done") {
+      plan = plan_from_json(nlohmann::json::parse(stage.decision));
+      decided = true;
+    }
+  if (!decided && e.budget.device_minutes > 0) return;  // shown once calibrated
+  for (const auto& line : describe_plan(e, plan)) log("plan: " + line);
 }
 
 }  // namespace
 
-std::vector<std::string> describe_plan(const experiments::ExperimentConfig& experiment) {
-  const auto& trial = experiment.trial;
-  return {fmt::format("main: 1 trial, {} epochs of {} on {} ({} training samples, batch {})",
-                      trial.epochs, trial.model.name, trial.data.path,
-                      trial.data.train_subset ? std::to_string(trial.data.train_subset) : "all",
-                      trial.batch_size)};
+int visible_gpus() {
+  return static_cast<int>(torch::cuda::device_count());
 }
 
-RunReport run_experiment(const experiments::ExperimentConfig& experiment, storage::Storage& storage,
-                         const Log& log) {
-  const auto& trial = experiment.trial;
-  for (const auto& line : describe_plan(experiment)) log("plan: " + line);
-  RunReport report;
+std::vector<Slot> machine_slots(const experiments::DevicesConfig& devices, int gpus) {
+  if (devices.kind == "cuda" && gpus == 0)
+    throw InputError("devices.kind", "cuda asked for, but no GPU is visible");
+  return make_slots(devices.kind, gpus, devices.slots_per_gpu, devices.cpu_slots);
+}
 
-  if (storage.find_experiment(experiment.name))
-    throw InputError(experiment.file, fmt::format("experiment '{}' already exists in the "
-                                                  "database; choose another name",
-                                                  experiment.name));
-  report.experiment_id = storage.create_experiment(experiment.name, experiment.source);
+std::string checkpoint_dir(const std::string& database, const std::string& experiment) {
+  return (std::filesystem::path(database + ".checkpoints") / experiment).string();
+}
 
-  storage::TrialRow row;
-  row.experiment_id = report.experiment_id;
-  row.stage = "main";
-  row.label = fmt::format("main/seed={}", trial.seed);
-  row.seed = trial.seed;
-  row.config = nlohmann::json(trial).dump();
-  const auto trial_id = storage.add_trial(row);
-  storage.start_trial(trial_id, trial.device);
-
-  try {
-    const auto summary = trials::run_trial(trial, [&](const trials::EpochRecord& r) {
-      storage.add_epoch(to_row(trial_id, r));
-      log(
-          fmt::format("epoch {:>3}  lr {:.4g}  train loss {:.4f} acc {:.4f}  test acc {:.4f}  "
-                      "{:.1f}s",
-                      r.epoch, r.lr, r.train_loss, r.train_accuracy, r.test_accuracy, r.seconds));
-    });
-    storage.finish_trial(trial_id, summary.status, summary.reason, summary.seconds,
-                         nlohmann::json(summary).dump());
-    report.seconds = summary.seconds;
-    ++report.trials_done;
-  } catch (const std::exception& e) {
-    storage.finish_trial(trial_id, "failed", e.what(), 0, "{}");
-    storage.set_experiment_status(report.experiment_id, "failed");
-    throw;
+std::vector<std::string> describe_plan(const experiments::ExperimentConfig& e,
+                                       storage::Storage* storage, const Log& log) {
+  double seconds_per_epoch = 0;
+  if (e.budget.device_minutes > 0) {
+    const auto found = storage ? storage->find_experiment(e.name) : std::nullopt;
+    if (found)
+      for (const auto& stage : storage->stages(found->id))
+        if (stage.name == "calibrate" && stage.status == "done")
+          seconds_per_epoch = nlohmann::json::parse(stage.decision).value("seconds_per_epoch", 0.0);
+    if (seconds_per_epoch <= 0) {
+      log("calibrating: one epoch of the base trial, to estimate the cost");
+      const auto slots = machine_slots(e.devices, visible_gpus());
+      auto job = calibration_job(e);
+      job.config.device = slots.front().device;
+      search::JobResult result;
+      result.label = job.label;
+      result.summary = trials::run_trial(
+          job.config, [&](const trials::EpochRecord& r) { result.epochs.push_back(r); });
+      result.status = result.summary.status;
+      seconds_per_epoch = measured_seconds_per_epoch(result, slots.front().device_share);
+    }
   }
-  storage.set_experiment_status(report.experiment_id, "done");
+  return describe_plan(e, choose_plan(e, seconds_per_epoch));
+}
+
+RunReport run_experiment(const experiments::ExperimentConfig& e, storage::Storage& storage,
+                         const EngineOptions& options, const Log& log) {
+  const auto experiment_id = open_experiment(e, storage, log);
+  storage.set_experiment_status(experiment_id, "running");
+  const auto slots = machine_slots(e.devices, options.gpus >= 0 ? options.gpus : visible_gpus());
+  log(fmt::format("{} slot(s): {}", slots.size(), [&] {
+    std::string names;
+    for (const auto& s : slots) names += (names.empty() ? "" : " ") + s.name;
+    return names;
+  }()));
+  log_plan(storage, e, experiment_id, log);
+
+  ProcessRunnerOptions runner_options;
+  runner_options.executable = options.worker_executable;
+  runner_options.database = e.database;
+  runner_options.checkpoint_dir = checkpoint_dir(e.database, e.name);
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  runner_options.threads =
+      e.threads > 0 ? e.threads : std::max(1, cores / static_cast<int>(slots.size()));
+  runner_options.heartbeat_seconds = options.heartbeat_seconds;
+  ProcessRunner runner(runner_options);
+
+  SchedulerOptions scheduler_options;
+  scheduler_options.budget_device_seconds = e.budget.device_minutes * 60;
+  scheduler_options.budget_epochs = e.budget.epochs;
+  scheduler_options.heartbeat_timeout = options.heartbeat_timeout;
+  scheduler_options.tick_seconds = options.tick_seconds;
+  Scheduler scheduler(storage, experiment_id, experiment_stages(e, slots.front().device_share),
+                      slots, runner, scheduler_options, [&](const std::string& line) {
+                        log(line);
+                        if (line.rfind("stage plan: decided", 0) == 0)
+                          log_plan(storage, e, experiment_id, log);
+                      });
+  std::string last_progress;
+  double last_time = -1e9;
+  scheduler.on_progress = [&](const Progress& p) {
+    const auto text = progress_text(p, e, storage);
+    if (text == last_progress || runner.now() - last_time < options.progress_seconds) return;
+    last_progress = text;
+    last_time = runner.now();
+    log(text);
+  };
+  auto report = scheduler.run();
+  storage.set_experiment_status(experiment_id, report.complete ? "done" : "stopped");
+  if (report.budget_spent)
+    log(
+        fmt::format("budget spent: {} job(s) not started; run again with a larger budget to "
+                    "continue",
+                    report.trials_not_started));
+  log_results(storage, experiment_id, log);
   return report;
 }
 

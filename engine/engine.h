@@ -1,27 +1,41 @@
 #pragma once
-// The engine: turns an experiment into trials, runs them, and records everything in storage.
+// The engine: turns an experiment into stages of jobs (engine/stages.h), runs them in worker
+// processes on the machine's slots within the budget (engine/scheduler.h), records everything in
+// storage as it happens, and resumes a stopped run of the same experiment.
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "engine/scheduler.h"
 #include "experiments/experiment.h"
 #include "storage/storage.h"
 
 namespace automl::engine {
 
-struct RunReport {
-  std::int64_t experiment_id = 0;
-  int trials_done = 0, trials_failed = 0;
-  double seconds = 0;
+struct EngineOptions {
+  std::string worker_executable;  // the automl binary that has the `worker` command
+  int gpus = -1;                  // visible GPUs; -1 = ask LibTorch
+  double heartbeat_seconds = 2;
+  double heartbeat_timeout = 20;  // a running trial this silent is requeued
+  double tick_seconds = 2;
+  double progress_seconds = 10;  // at most one progress report this often (when it changed)
 };
 
-using Log = std::function<void(const std::string&)>;
+// Where the trials of the experiment stored in `database` keep their checkpoints and logs.
+std::string checkpoint_dir(const std::string& database, const std::string& experiment);
 
-// The plan of `experiment`, one line per stage, as `--dry-run` shows it.
-std::vector<std::string> describe_plan(const experiments::ExperimentConfig& experiment);
+// The plan as `--dry-run` shows it: per stage jobs, epochs, estimated cost, against the budget.
+// With a device-minutes budget and no stored calibration, a one-epoch calibration runs here.
+std::vector<std::string> describe_plan(const experiments::ExperimentConfig& experiment,
+                                       storage::Storage* storage, const Log& log);
 
-// Runs `experiment` to completion against `storage`; progress lines go to `log`.
+// Runs (or resumes) `experiment` against `storage`; progress lines go to `log`. Throws
+// InputError when the database holds a different experiment under the same name.
 RunReport run_experiment(const experiments::ExperimentConfig& experiment, storage::Storage& storage,
-                         const Log& log);
+                         const EngineOptions& options, const Log& log);
+
+// The slots of `devices` on this machine.
+std::vector<Slot> machine_slots(const experiments::DevicesConfig& devices, int gpus);
+int visible_gpus();
 
 }  // namespace automl::engine

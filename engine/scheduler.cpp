@@ -21,6 +21,14 @@ storage::StageDecision closing(std::int64_t experiment_id, const std::string& st
   return d;
 }
 
+// A decision for the terminal: its range when it has one, else its first characters (the whole
+// decision is in the database).
+std::string brief(const std::string& decision) {
+  const auto j = nlohmann::json::parse(decision, nullptr, false);
+  if (j.is_object() && j.contains("range")) return "range " + j.at("range").dump();
+  return decision.size() <= 160 ? decision : decision.substr(0, 157) + "...";
+}
+
 bool finished(const std::string& status) {
   return status == "done" || status == "crashed" || status == "failed";
 }
@@ -183,6 +191,7 @@ bool Scheduler::advance_stage(const StageSpec& spec) {
     existing.insert(trial.label);
     inputs.results.push_back(job_result(trial, storage_.epochs(trial.id)));
   }
+  inputs.results_of = [this](const std::string& stage) { return finished_results(stage); };
 
   StageStep step;
   try {
@@ -198,7 +207,7 @@ bool Scheduler::advance_stage(const StageSpec& spec) {
     step.decision.stage = spec.name;
     step.decision.status = "done";
     storage_.save_decision(step.decision);
-    log_(fmt::format("stage {}: decided {}", spec.name, step.decision.decision));
+    log_(fmt::format("stage {}: decided {}", spec.name, brief(step.decision.decision)));
     return true;
   }
 
@@ -211,7 +220,7 @@ bool Scheduler::advance_stage(const StageSpec& spec) {
     row.label = job.label;
     row.seed = job.config.seed;
     row.config = nlohmann::json(job.config).dump();
-    row.estimated_seconds = spec.estimate ? spec.estimate(job) : 0;
+    row.estimated_seconds = step.seconds_per_epoch * job.config.epochs;
     rows_to_add.push_back(std::move(row));
   }
   if (rows_to_add.empty()) {
@@ -225,6 +234,16 @@ bool Scheduler::advance_stage(const StageSpec& spec) {
   storage_.set_stage(experiment_id_, spec.name, "planned");
   log_(fmt::format("stage {}: planned {} job(s)", spec.name, rows_to_add.size()));
   return true;
+}
+
+std::vector<search::JobResult> Scheduler::finished_results(const std::string& stage) {
+  storage::TrialFilter filter;
+  filter.experiment_id = experiment_id_;
+  filter.stage = stage;
+  std::vector<search::JobResult> results;
+  for (const auto& trial : storage_.trials(filter))
+    if (finished(trial.status)) results.push_back(job_result(trial, storage_.epochs(trial.id)));
+  return results;
 }
 
 double Scheduler::spent_device_seconds() {

@@ -61,12 +61,15 @@ class TrialRunner {
 struct StageInputs {
   std::map<std::string, nlohmann::json> decisions;  // of the stages it is after, by name
   std::vector<search::JobResult> results;           // of its own finished jobs so far
+  // The finished jobs of any stage it is after (e.g. c1c2 rebuilds table D from the LRRT's).
+  std::function<std::vector<search::JobResult>(const std::string& stage)> results_of;
 };
 
 // The next step of a stage: more jobs to run, or (no jobs) its decision.
 struct StageStep {
   std::vector<search::Job> jobs;
   storage::StageDecision decision;  // experiment_id and stage are filled in by the scheduler
+  double seconds_per_epoch = 0;     // estimate for the jobs (stored with them); 0 = unknown
 };
 
 struct StageSpec {
@@ -76,8 +79,6 @@ struct StageSpec {
   // have ended; returns more jobs (a round) or the decision. May throw: the stage fails, and
   // the stages after it are skipped.
   std::function<StageStep(const StageInputs&)> next;
-  // Estimated seconds of one job (for the plan and ETAs); 0 = unknown.
-  std::function<double(const search::Job&)> estimate;
 };
 
 struct SchedulerOptions {
@@ -139,6 +140,7 @@ class Scheduler {
   double spent_device_seconds();
   Progress progress();
   std::string stage_status(const std::string& name);
+  std::vector<search::JobResult> finished_results(const std::string& stage);
 
   storage::Storage& storage_;
   std::int64_t experiment_id_;

@@ -478,9 +478,10 @@ class SqliteStorage final : public Storage {
             d.experiment_id, c.round, c.c1, c.c2, c.lr_min, c.lr_max, c.lr_top, c.eps, c.epochs,
             c.score, c.kept ? 1 : 0);
       for (const auto& r : d.results)
-        run("INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", d.experiment_id,
-            r.method, static_cast<std::int64_t>(r.seed), r.trial_id, r.lr, r.final_test_accuracy,
-            r.best_test_accuracy, r.final_test_mae, r.status);
+        run("INSERT OR REPLACE INTO results VALUES (?, ?, ?, (SELECT id FROM trials WHERE "
+            "experiment_id = ? AND label = ?), ?, ?, ?, ?, ?)",
+            d.experiment_id, r.method, static_cast<std::int64_t>(r.seed), d.experiment_id, r.label,
+            r.lr, r.final_test_accuracy, r.best_test_accuracy, r.final_test_mae, r.status);
       transaction.commit();
     });
   }
@@ -542,7 +543,7 @@ class SqliteStorage final : public Storage {
         experiment_id, [](SQLite::Statement& s) {
           return ResultRow{
               s.getColumn(0).getString(), static_cast<std::uint64_t>(s.getColumn(1).getInt64()),
-              s.getColumn(2).getInt64(),  s.getColumn(3).getDouble(),
+              s.getColumn(2).getInt64(),  "", s.getColumn(3).getDouble(),
               s.getColumn(4).getDouble(), s.getColumn(5).getDouble(),
               s.getColumn(6).getDouble(), s.getColumn(7).getString()};
         });

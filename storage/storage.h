@@ -99,7 +99,8 @@ struct C1C2Row {
 struct ResultRow {
   std::string method;  // mi_sgd | mi_sgd_layerwise | adam | rmsprop | lars | step
   std::uint64_t seed = 0;
-  std::int64_t trial_id = 0;
+  std::int64_t trial_id = 0;  // read back; when saving, the trial is found by `label`
+  std::string label;
   double lr = 0;
   double final_test_accuracy = 0, best_test_accuracy = 0, final_test_mae = 0;
   std::string status;
