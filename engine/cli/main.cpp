@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   app.set_help_all_flag("--help-all", "Show help for every command");
   automl::cli::add_run_commands(app);
   automl::cli::add_query_commands(app);
+  automl::cli::add_report_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

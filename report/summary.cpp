@@ -1,0 +1,226 @@
+// summarize(): the numbers of the report, from the database only.
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "common/error.h"
+#include "experiments/experiment.h"
+#include "report/report.h"
+
+namespace automl::report {
+namespace {
+
+const std::vector<std::string> kMethodOrder = {
+    "main", "mi_sgd", "mi_sgd_layerwise", "adam", "rmsprop", "lars", "step"};
+const std::set<std::string> kFinalStages = {"main", "mi_sgd", "baseline"};
+
+// The stored experiment (YAML) read without checking its data paths: the report may run on a
+// machine without the data. Old or foreign configs fall back to the defaults.
+experiments::ExperimentConfig stored_config(const storage::ExperimentRow& row) {
+  experiments::LoadOptions options;
+  options.check_data = false;
+  try {
+    return experiments::parse_experiment(row.config, row.name + " (stored config)", options);
+  } catch (const InputError&) {
+    experiments::ExperimentConfig fallback;
+    fallback.name = row.name;
+    return fallback;
+  }
+}
+
+std::string label_part(const std::string& label, std::size_t index) {
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < index; ++i) {
+    start = label.find('/', start);
+    if (start == std::string::npos) return "";
+    ++start;
+  }
+  return label.substr(start, label.find('/', start) - start);
+}
+
+// Labels follow search/search.h: "mi_sgd_layerwise/seed=1", "baseline/adam/seed=1",
+// "baseline_search/adam/lr=0.001", "main/seed=1".
+std::string method_of(const storage::TrialRow& t) {
+  if (t.stage == "baseline" || t.stage == "baseline_search") return label_part(t.label, 1);
+  return label_part(t.label, 0);
+}
+
+double device_seconds_of(const storage::TrialRow& t) {
+  return t.device_seconds > 0 ? t.device_seconds : t.seconds;  // schema 1 had wall seconds only
+}
+
+double json_number(const nlohmann::json& j, const char* key) {
+  return j.is_object() && j.contains(key) && j[key].is_number() ? j[key].get<double>() : 0.0;
+}
+
+void load_curves(storage::Storage& storage, bool regression, Run& run) {
+  for (const auto& e : storage.epochs(run.trial_id)) {
+    if (e.epoch < 1) continue;  // epoch 0 is the pre-training MI record
+    const auto extra = nlohmann::json::parse(e.extra.empty() ? "{}" : e.extra, nullptr, false);
+    run.epochs.push_back(e.epoch);
+    run.test.push_back(regression ? json_number(extra, "test_mae") : e.test_accuracy);
+    run.train.push_back(regression ? json_number(extra, "train_mae") : e.train_accuracy);
+    run.lr.push_back(e.lr);
+    run.seconds.push_back(e.seconds);
+    for (const auto& g : e.groups) run.group_lr[g.name].push_back(g.lr);
+  }
+  if (run.group_lr.size() < 2) run.group_lr.clear();  // model-wise: the LR curve says it all
+}
+
+double best_of(const std::vector<double>& values, bool lower_is_better) {
+  return lower_is_better ? *std::min_element(values.begin(), values.end())
+                         : *std::max_element(values.begin(), values.end());
+}
+
+// Final runs from the results table; while it is empty (an experiment still running, or a
+// single-trial one) from the final stages' finished trials and their epochs.
+std::vector<Run> final_runs(storage::Storage& storage, const storage::ExperimentRow& experiment,
+                            const std::vector<storage::TrialRow>& trials, bool regression) {
+  std::map<std::int64_t, const storage::TrialRow*> by_id;
+  for (const auto& t : trials) by_id[t.id] = &t;
+  std::vector<Run> runs;
+  for (const auto& r : storage.results(experiment.id)) {
+    Run run;
+    run.method = r.method;
+    run.seed = r.seed;
+    run.trial_id = r.trial_id;
+    run.status = r.status;
+    run.score = regression ? r.final_test_mae : r.final_test_accuracy;
+    run.peak = r.best_test_accuracy;
+    if (by_id.count(r.trial_id)) run.device_seconds = device_seconds_of(*by_id[r.trial_id]);
+    runs.push_back(std::move(run));
+  }
+  const bool from_results = !runs.empty();
+  if (!from_results) {
+    for (const auto& t : trials) {
+      if (!kFinalStages.count(t.stage) || t.status == "pending" || t.status == "running") continue;
+      Run run;
+      run.method = method_of(t);
+      run.seed = t.seed;
+      run.trial_id = t.id;
+      run.status = t.status;
+      run.device_seconds = device_seconds_of(t);
+      runs.push_back(std::move(run));
+    }
+  }
+  for (auto& run : runs) {
+    load_curves(storage, regression, run);
+    if (run.test.empty()) continue;
+    if (!from_results) run.score = run.test.back();
+    if (regression || !from_results) run.peak = best_of(run.test, regression);
+  }
+  return runs;
+}
+
+std::optional<int> first_epoch_reaching(const Run& run, double milestone, bool regression) {
+  for (std::size_t i = 0; i < run.test.size(); ++i)
+    if (regression ? run.test[i] <= milestone : run.test[i] >= milestone) return run.epochs[i];
+  return std::nullopt;
+}
+
+double tuning_seconds(const std::string& method, const std::vector<storage::TrialRow>& trials) {
+  double seconds = 0;
+  for (const auto& t : trials) {
+    const bool mi_tuning = t.stage == "lrrt" || t.stage == "c1c2";
+    if (method.rfind("mi_sgd", 0) == 0 ? mi_tuning
+                                       : t.stage == "baseline_search" && method_of(t) == method)
+      seconds += device_seconds_of(t);
+  }
+  return seconds;
+}
+
+MethodSummary summarize_method(const std::string& method, const std::vector<Run>& runs,
+                               const std::vector<storage::TrialRow>& trials,
+                               const ExperimentSummary& s) {
+  MethodSummary m;
+  m.method = method;
+  std::vector<double> scores;
+  const Run* best = nullptr;
+  for (const auto& run : runs) {
+    if (run.method != method) continue;
+    m.run_seconds += run.device_seconds;
+    if (run.status != "done") {
+      ++m.crashed;
+      continue;
+    }
+    scores.push_back(run.score);
+    const bool better = !best || (s.regression ? run.score < best->score : run.score > best->score);
+    if (better) best = &run;
+    m.peak = m.runs == 0 ? run.peak
+                         : (s.regression ? std::min(m.peak, run.peak) : std::max(m.peak, run.peak));
+    ++m.runs;
+  }
+  m.tuning_seconds = tuning_seconds(method, trials);
+  if (!best) {
+    m.milestone_epochs.assign(s.milestones.size(), std::nullopt);
+    return m;
+  }
+  m.best = best->score;
+  m.best_seed = best->seed;
+  std::tie(m.mean, m.sd) = mean_sd(scores);
+  for (double milestone : s.milestones)
+    m.milestone_epochs.push_back(first_epoch_reaching(*best, milestone, s.regression));
+  return m;
+}
+
+std::vector<std::string> methods_in_order(const std::vector<Run>& runs) {
+  std::set<std::string> present;
+  for (const auto& r : runs) present.insert(r.method);
+  std::vector<std::string> ordered;
+  for (const auto& m : kMethodOrder)
+    if (present.erase(m)) ordered.push_back(m);
+  ordered.insert(ordered.end(), present.begin(), present.end());
+  return ordered;
+}
+
+}  // namespace
+
+std::pair<double, double> mean_sd(const std::vector<double>& values) {
+  if (values.empty()) return {0, 0};
+  double sum = 0;
+  for (double v : values) sum += v;
+  const double mean = sum / static_cast<double>(values.size());
+  if (values.size() < 2) return {mean, 0};
+  double squares = 0;
+  for (double v : values) squares += (v - mean) * (v - mean);
+  return {mean, std::sqrt(squares / static_cast<double>(values.size() - 1))};
+}
+
+std::string method_title(const std::string& method) {
+  static const std::map<std::string, std::string> titles = {
+      {"mi_sgd", "MI-SGD"}, {"mi_sgd_layerwise", "MI-SGD layer-wise"},
+      {"adam", "Adam"},     {"rmsprop", "RMSprop"},
+      {"lars", "LARS"},     {"step", "step-decay SGD"},
+      {"main", "main"}};
+  const auto found = titles.find(method);
+  return found == titles.end() ? method : found->second;
+}
+
+ExperimentSummary summarize(storage::Storage& storage, const storage::ExperimentRow& experiment,
+                            const ReportOptions& options) {
+  ExperimentSummary s;
+  s.experiment = experiment;
+  const auto config = stored_config(experiment);
+  s.description = config.description;
+  s.regression = config.trial.data.format == "csv";
+  s.milestones = options.milestones ? *options.milestones : config.report.milestones;
+  s.lrrt_attribute = config.lrrt.attribute;
+
+  storage::TrialFilter filter;
+  filter.experiment_id = experiment.id;
+  const auto trials = storage.trials(filter);
+  for (const auto& t : trials) {
+    s.stage_seconds[t.stage] += device_seconds_of(t);
+    s.total_seconds += device_seconds_of(t);
+  }
+  s.runs = final_runs(storage, experiment, trials, s.regression);
+  for (const auto& method : methods_in_order(s.runs))
+    s.methods.push_back(summarize_method(method, s.runs, trials, s));
+  s.lrrt_table = storage.lrrt_table(experiment.id);
+  s.lrrt_bounds = storage.lrrt_bounds(experiment.id);
+  return s;
+}
+
+}  // namespace automl::report
