@@ -11,6 +11,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev libbenchmark-dev
   dataset-fashion-mnist
   clang-format ccache
+  chromium  # the HTML report's screenshot test (tests/test_report_html.cpp)
 )
 
 missing=()
