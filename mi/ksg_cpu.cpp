@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <numeric>
 #include <stdexcept>
 #include <thread>
@@ -559,13 +560,27 @@ void ksg_counts_cpu(const double* x, std::int64_t dx, const double* y, std::int6
                     std::int64_t* ny) {
   check_args(n, k);
   if (use_tree(algo, dx + dy)) {
+    // The three trees are independent: build them in parallel (about a third of the work).
     const std::int64_t dj = dx + dy;
-    std::vector<double> joint(static_cast<std::size_t>(n * dj));
-    for (std::int64_t i = 0; i < n; ++i) {
-      std::copy(x + i * dx, x + (i + 1) * dx, joint.begin() + i * dj);
-      std::copy(y + i * dy, y + (i + 1) * dy, joint.begin() + i * dj + dx);
-    }
-    const KdTree tj(joint.data(), n, dj), tx(x, n, dx), ty(y, n, dy);
+    std::vector<double> joint;
+    std::unique_ptr<KdTree> pj, px, py;
+    parallel_chunks(3, n >= 512 ? threads : 1, 1, [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t t = b; t < e; ++t) {
+        if (t == 0) {
+          joint.resize(static_cast<std::size_t>(n * dj));
+          for (std::int64_t i = 0; i < n; ++i) {
+            std::copy(x + i * dx, x + (i + 1) * dx, joint.begin() + i * dj);
+            std::copy(y + i * dy, y + (i + 1) * dy, joint.begin() + i * dj + dx);
+          }
+          pj = std::make_unique<KdTree>(joint.data(), n, dj);
+        } else if (t == 1) {
+          px = std::make_unique<KdTree>(x, n, dx);
+        } else {
+          py = std::make_unique<KdTree>(y, n, dy);
+        }
+      }
+    });
+    const KdTree &tj = *pj, &tx = *px, &ty = *py;
     const auto lj = static_cast<std::int64_t>(tj.leaves().size());
     parallel_chunks(lj, threads, 4,
                     [&](std::int64_t b, std::int64_t e) { knn_leaves(tj, k, b, e, eps); });
