@@ -79,7 +79,9 @@ struct KBest {
 // (so the leaf distance loops run over points and vectorise without reductions).
 class KdTree {
  public:
-  static constexpr int kLeaf = 16;
+  // 32 measured best (callgrind instruction counts, n = 1000 and 10000, d = 10 + 10): 16 costs
+  // 9 % more at n = 1000, 64 costs 10 % more at n = 10000.
+  static constexpr int kLeaf = 32;
 
   KdTree(const double* pts, std::int64_t n, std::int64_t d) : n_(n), d_(d), dp_((d + 3) / 4 * 4) {
     idx_.resize(n);
@@ -288,21 +290,15 @@ class KdTree {
   // leaf's end hold meaningless values; callers ignore them). Fixed trip counts keep the
   // accumulators in vector registers.
   AUTOML_MI_INLINE void leaf_distances(const Node& node, const double* q, double* dist) const {
-    static_assert(kLeaf == 16, "the leaf kernel is written for 16 lanes");
-    v4d a0 = {0, 0, 0, 0}, a1 = a0, a2 = a0, a3 = a0;
+    v4d acc[kLeaf / 4];
+    for (int g = 0; g < kLeaf / 4; ++g) acc[g] = v4d{0, 0, 0, 0};
     const double* col = soa_.data() + node.begin;
     for (std::int64_t c = 0; c < d_; ++c, col += stride_) {
       const double qc = q[c];
       const v4d qv = {qc, qc, qc, qc};
-      a0 = vmax(a0, vabs(load4(col) - qv));
-      a1 = vmax(a1, vabs(load4(col + 4) - qv));
-      a2 = vmax(a2, vabs(load4(col + 8) - qv));
-      a3 = vmax(a3, vabs(load4(col + 12) - qv));
+      for (int g = 0; g < kLeaf / 4; ++g) acc[g] = vmax(acc[g], vabs(load4(col + 4 * g) - qv));
     }
-    *reinterpret_cast<v4du*>(dist) = a0;
-    *reinterpret_cast<v4du*>(dist + 4) = a1;
-    *reinterpret_cast<v4du*>(dist + 8) = a2;
-    *reinterpret_cast<v4du*>(dist + 12) = a3;
+    for (int g = 0; g < kLeaf / 4; ++g) *reinterpret_cast<v4du*>(dist + 4 * g) = acc[g];
   }
 
   void bounding_box(const double* __restrict pts, std::int64_t begin, std::int64_t end,
