@@ -74,6 +74,24 @@ struct KBest {
   }
 };
 
+// Tight box of the rows idx[0..count) of a row-major [*, d] array (ISA-cloned: the min / max
+// loops vectorise only with AVX).
+AUTOML_MI_CLONES void box_of_rows(const double* __restrict pts, const std::int64_t* idx,
+                                  std::int64_t count, std::int64_t d, double* __restrict lo,
+                                  double* __restrict hi) {
+  for (std::int64_t c = 0; c < d; ++c) {
+    lo[c] = kInf;
+    hi[c] = -kInf;
+  }
+  for (std::int64_t p = 0; p < count; ++p) {
+    const double* __restrict row = pts + idx[p] * d;
+    for (std::int64_t c = 0; c < d; ++c) {
+      lo[c] = row[c] < lo[c] ? row[c] : lo[c];
+      hi[c] = row[c] > hi[c] ? row[c] : hi[c];
+    }
+  }
+}
+
 // ------------------------------------------------------------------------------------------
 // k-d tree with bucket leaves, tight bounding boxes and points stored column-major in tree order
 // (so the leaf distance loops run over points and vectorise without reductions).
@@ -203,9 +221,15 @@ class KdTree {
           continue;
         }
         leaf_distances(node, q, dist);
-        std::int64_t c = 0;
         const double rt = r[t];
-        for (int u = 0; u < kLeaf; ++u) c += (u < len && dist[u] < rt) ? 1 : 0;
+        const v4d rv = {rt, rt, rt, rt};
+        const v4l lenv = {len, len, len, len};
+        v4l hits = {0, 0, 0, 0};
+        for (int g = 0; g < kLeaf; g += 4) {  // true lanes are -1
+          const v4l lane = {g, g + 1, g + 2, g + 3};
+          hits += (load4(dist + g) < rv) & (lane < lenv);
+        }
+        std::int64_t c = -(hits[0] + hits[1] + hits[2] + hits[3]);
         if (has_self && dist[self - node.begin] < r[t]) --c;
         cnt[t] += c;
       }
@@ -301,19 +325,9 @@ class KdTree {
     for (int g = 0; g < kLeaf / 4; ++g) *reinterpret_cast<v4du*>(dist + 4 * g) = acc[g];
   }
 
-  void bounding_box(const double* __restrict pts, std::int64_t begin, std::int64_t end,
-                    double* __restrict lo, double* __restrict hi) const {
-    for (std::int64_t c = 0; c < d_; ++c) {
-      lo[c] = kInf;
-      hi[c] = -kInf;
-    }
-    for (std::int64_t p = begin; p < end; ++p) {
-      const double* __restrict row = pts + idx_[p] * d_;
-      for (std::int64_t c = 0; c < d_; ++c) {
-        lo[c] = row[c] < lo[c] ? row[c] : lo[c];
-        hi[c] = row[c] > hi[c] ? row[c] : hi[c];
-      }
-    }
+  void bounding_box(const double* pts, std::int64_t begin, std::int64_t end, double* lo,
+                    double* hi) const {
+    box_of_rows(pts, idx_.data() + begin, end - begin, d_, lo, hi);
   }
 
   std::int32_t build(const double* pts, std::int64_t begin, std::int64_t end, int depth) {
