@@ -111,15 +111,12 @@ class KdTree {
       if (nodes_[id].left < 0) leaves_.push_back(static_cast<std::int32_t>(id));
     stride_ = n + kLeaf;  // zero tail: leaf kernels always read kLeaf lanes
     soa_.assign(static_cast<std::size_t>(stride_ * d), 0.0);
-    pos_.resize(n);
     for (std::int64_t p = 0; p < n; ++p) {
-      pos_[idx_[p]] = p;
       const double* row = pts + idx_[p] * d;
       for (std::int64_t c = 0; c < d; ++c) soa_[c * stride_ + p] = row[c];
     }
   }
 
-  const std::vector<std::int64_t>& order() const { return idx_; }
   std::int64_t padded_dim() const { return dp_; }
 
   // Leaf-batched searches: all queries of one leaf of this tree share one traversal (pruned by
@@ -373,7 +370,6 @@ class KdTree {
   std::int64_t n_, d_, dp_, stride_ = 0;
   std::vector<std::int32_t> leaves_;  // leaf node ids in tree order
   std::vector<std::int64_t> idx_;     // tree position -> original index
-  std::vector<std::int64_t> pos_;     // original index -> tree position
   std::vector<double> soa_;           // [d][n] in tree order
   std::vector<Node> nodes_;
   std::vector<double> lo_;  // [node][d] lower corners of the tight bounding boxes
