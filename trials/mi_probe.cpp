@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "common/error.h"
 #include "mi/mi.h"
@@ -80,7 +81,12 @@ std::vector<double> MiProbe::measure(Network& net, bool per_layer, int batch_siz
     }
   }
   std::vector<double> ity;
-  for (const auto& layer : parts) ity.push_back(estimate(torch::cat(layer)));
+  for (const auto& layer : parts) {
+    const auto t = torch::cat(layer);
+    // A diverged network: no estimate (the trial reports the crash).
+    ity.push_back(torch::isfinite(t).all().item<bool>() ? estimate(t)
+                                                        : std::numeric_limits<double>::quiet_NaN());
+  }
   return ity;
 }
 

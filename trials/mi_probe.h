@@ -20,7 +20,8 @@ class MiProbe {
   double bound() const { return bound_; }
   // I(T;Y) in nats, in eval mode and without gradients: one value per layer of net.layers() when
   // `per_layer`, else one for the model. The last layer's T is the model-level T (softmax
-  // probabilities for classification, the predictions for regression).
+  // probabilities for classification, the predictions for regression). NaN for a layer whose
+  // outputs are not all finite.
   std::vector<double> measure(Network& net, bool per_layer, int batch_size) const;
 
  private:

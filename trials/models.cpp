@@ -149,7 +149,7 @@ class AllCnnC : public TapNetwork {
       x = tap(torch::relu(convs_[i](x)), taps);
       if (i == 2 || i == 5) x = dropout_(x);  // after the strided "pooling" convolutions
     }
-    return torch::adaptive_avg_pool2d(torch::relu(convs_.back()(x)), 1).flatten(1);
+    return torch::adaptive_avg_pool2d(torch::relu(convs_.back()(x)), {1, 1}).flatten(1);
   }
 
  private:
@@ -197,7 +197,7 @@ class Vgg16 : public TapNetwork {
         ++block;
       }
     }
-    x = torch::adaptive_avg_pool2d(x, 1).flatten(1);  // identity on 32x32 inputs
+    x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);  // identity on 32x32 inputs
     for (std::size_t i = 0; i + 1 < fcs_.size(); ++i)
       x = dropout_(tap(torch::relu(fcs_[i](x)), taps));
     return fcs_.back()(x);
@@ -265,7 +265,7 @@ class WideResNet : public TapNetwork {
       x = tap(y + shortcut, taps);  // conv2's output is the block's
       if (b.shortcut) tap(shortcut, taps);
     }
-    x = torch::adaptive_avg_pool2d(torch::relu(bn_(x)), 1).flatten(1);
+    x = torch::adaptive_avg_pool2d(torch::relu(bn_(x)), {1, 1}).flatten(1);
     return fc_(x);
   }
 
@@ -338,7 +338,7 @@ class ResNet50 : public TapNetwork {
       x = tap(torch::relu(k.bn3(k.conv3(y)) + shortcut), taps);  // conv3's output is the block's
       if (k.down) tap(shortcut, taps);
     }
-    return fc_(torch::adaptive_avg_pool2d(x, 1).flatten(1));
+    return fc_(torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1));
   }
 
  private:

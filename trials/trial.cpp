@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/error.h"
+#include "trials/crash.h"
 #include "trials/data.h"
 #include "trials/mi_probe.h"
 #include "trials/network.h"
@@ -25,6 +26,10 @@ namespace F = torch::nn::functional;
 
 // Data sets above this size stay in host memory and travel to the device batch by batch.
 constexpr std::int64_t kDeviceDataLimitBytes = std::int64_t{16} << 30;
+
+double finite_or(double value, double fallback) {
+  return std::isfinite(value) ? value : fallback;
+}
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -155,38 +160,6 @@ Metrics train_epoch(Network& net, torch::optim::Optimizer& optimizer, const Task
   }
   return Task::finish(totals);
 }
-
-// SPEC.md 4: the reason epoch `record` crashed, or "".
-class CrashDetector {
- public:
-  explicit CrashDetector(std::int64_t classes) : chance_(classes > 0 ? 1.0 / classes : 0) {}
-  std::string check(const EpochRecord& r) {
-    std::string reason;
-    if (!std::isfinite(r.train_loss)) {
-      reason = fmt::format("non-finite training loss at epoch {}", r.epoch);
-    } else if (first_loss_ >= 0 && r.train_loss > 10 * first_loss_) {
-      reason = fmt::format("training loss {:.4g} at epoch {} is above 10x epoch 1's ({:.4g})",
-                           r.train_loss, r.epoch, first_loss_);
-    } else if (chance_ > 0 && best_accuracy_ >= 2 * chance_ && r.train_accuracy <= 1.2 * chance_) {
-      reason = fmt::format(
-          "training accuracy {:.4f} at epoch {} fell to 1.2x chance ({:.4f}) or below after "
-          "reaching {:.4f}",
-          r.train_accuracy, r.epoch, chance_, best_accuracy_);
-    }
-    if (first_loss_ < 0) first_loss_ = r.train_loss;
-    best_accuracy_ = std::max(best_accuracy_, r.train_accuracy);
-    return reason;
-  }
-  nlohmann::json save() const { return {{"first_loss", first_loss_}, {"best", best_accuracy_}}; }
-  void load(const nlohmann::json& j) {
-    first_loss_ = j.at("first_loss").get<double>();
-    best_accuracy_ = j.at("best").get<double>();
-  }
-
- private:
-  double chance_;
-  double first_loss_ = -1, best_accuracy_ = 0;
-};
 
 // Everything one run holds; run() is the epoch loop.
 class Trial {
@@ -344,14 +317,16 @@ class Trial {
     record.train_accuracy = trained.accuracy;
     record.train_mae = trained.mae;
     evaluate_splits(record);
+    bool diverged = false;
     if (probe_ && std::isfinite(record.train_loss)) {
       const auto [ity, model_ity] = measure_mi(record);
+      diverged = std::any_of(ity.begin(), ity.end(), [](double v) { return std::isnan(v); });
       record.ity = model_ity;
-      for (std::size_t g = 0; g < ity.size(); ++g) {
-        history_[g].push_back(ity[g]);
-        record.groups[g].ity = ity[g];
+      for (std::size_t g = 0; g < ity.size(); ++g) record.groups[g].ity = ity[g];
+      if (!diverged) {
+        for (std::size_t g = 0; g < ity.size(); ++g) history_[g].push_back(ity[g]);
+        scheduler_->observe(ity);
       }
-      scheduler_->observe(ity);
     }
     record.seconds = seconds_since(start);
 
@@ -361,25 +336,27 @@ class Trial {
     if (!task_->classification() && config_.evaluate_test)
       summary_.best_test_mae =
           epoch == 1 ? record.test_mae : std::min(summary_.best_test_mae, record.test_mae);
-    const auto reason = crash_->check(record);
-    if (!reason.empty()) {
+    const auto reason = crash_->check(epoch, record.train_loss, record.train_accuracy);
+    if (!reason.empty() || diverged) {
       summary_.status = "crashed";
-      summary_.reason = reason;
+      summary_.reason =
+          !reason.empty() ? reason : fmt::format("non-finite network outputs at epoch {}", epoch);
     }
     sink_(record);
   }
 
   void save_checkpoint(int epoch) {
-    nlohmann::json state = {{"epoch", epoch},
-                            {"history", history_},
-                            {"lrs", group_lrs(*optimizer_)},
-                            {"crash", crash_->save()},
-                            {"status", summary_.status},
-                            {"reason", summary_.reason},
-                            {"best_test_accuracy", summary_.best_test_accuracy},
-                            {"final_test_accuracy", summary_.final_test_accuracy},
-                            {"best_test_mae", summary_.best_test_mae},
-                            {"seconds", summary_.seconds}};
+    nlohmann::json state = {
+        {"epoch", epoch},
+        {"history", history_},
+        {"lrs", group_lrs(*optimizer_)},
+        {"crash", {finite_or(crash_->first_loss(), -1), crash_->best_accuracy()}},
+        {"status", summary_.status},
+        {"reason", summary_.reason},
+        {"best_test_accuracy", summary_.best_test_accuracy},
+        {"final_test_accuracy", summary_.final_test_accuracy},
+        {"best_test_mae", summary_.best_test_mae},
+        {"seconds", summary_.seconds}};
     torch::serialize::OutputArchive archive, model, optimizer;
     net_->save(model);
     optimizer_->save(optimizer);
@@ -412,7 +389,7 @@ class Trial {
     if (auto* mi = dynamic_cast<MiDecayScheduler*>(scheduler_.get()))
       for (std::size_t g = 0; g < mi->groups().size(); ++g)
         mi->groups()[g].restore(history_[g], lrs[g]);
-    crash_->load(state.at("crash"));
+    crash_->restore(state.at("crash").at(0).get<double>(), state.at("crash").at(1).get<double>());
     summary_.status = state.at("status").get<std::string>();
     summary_.reason = state.at("reason").get<std::string>();
     summary_.best_test_accuracy = state.at("best_test_accuracy").get<double>();
