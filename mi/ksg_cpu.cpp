@@ -118,6 +118,7 @@ class KdTree {
   }
 
   std::int64_t padded_dim() const { return dp_; }
+  const std::vector<std::int64_t>& order() const { return idx_; }  // tree position -> index
 
   // Leaf-batched searches: all queries of one leaf of this tree share one traversal (pruned by
   // box-to-box bounds, then per query by point-to-box bounds), and distances are computed as
@@ -389,7 +390,10 @@ struct RowPoints {
   std::int64_t n = 0, d = 0, dp = 0;
   std::vector<double> data;
 
-  RowPoints(const double* pts, std::int64_t n_, std::int64_t d_) : n(n_), d(d_) {
+  // Row r holds point order[r] (order == nullptr: the identity).
+  RowPoints(const double* pts, std::int64_t n_, std::int64_t d_,
+            const std::int64_t* order = nullptr)
+      : n(n_), d(d_) {
     dp = (d + kChunk - 1) / kChunk * kChunk;
     std::vector<double> mean(d, 0.0), var(d, 0.0);
     for (std::int64_t i = 0; i < n; ++i)
@@ -405,8 +409,10 @@ struct RowPoints {
     std::stable_sort(dims.begin(), dims.end(),
                      [&](std::int64_t a, std::int64_t b) { return var[a] > var[b]; });
     data.assign(static_cast<std::size_t>(n * dp), 0.0);
-    for (std::int64_t i = 0; i < n; ++i)
-      for (std::int64_t c = 0; c < d; ++c) data[i * dp + c] = pts[i * d + dims[c]];
+    for (std::int64_t i = 0; i < n; ++i) {
+      const std::int64_t src = order == nullptr ? i : order[i];
+      for (std::int64_t c = 0; c < d; ++c) data[i * dp + c] = pts[src * d + dims[c]];
+    }
   }
   AUTOML_MI_INLINE const double* row(std::int64_t i) const { return data.data() + i * dp; }
 };
@@ -441,9 +447,13 @@ AUTOML_MI_CLONES void count_leaves(const KdTree& tree, const double* radius, std
     tree.count_leaf(tree.leaves()[l], radius, out, qbuf.data());
 }
 
-AUTOML_MI_CLONES void ksg_brute_range(const RowPoints& px, const RowPoints& py, int k,
-                                      std::int64_t begin, std::int64_t end, double* eps,
-                                      std::int64_t* nx, std::int64_t* ny) {
+// Rows are in `order` (points with equal / similar Y adjacent); the candidates of a query block
+// are scanned starting at the block itself, so the k-th bound is tight early. Results are
+// written by original index order[row].
+AUTOML_MI_CLONES void ksg_brute_range(const RowPoints& px, const RowPoints& py,
+                                      const std::int64_t* order, int k, std::int64_t begin,
+                                      std::int64_t end, double* eps, std::int64_t* nx,
+                                      std::int64_t* ny) {
   const std::int64_t n = px.n;
   std::vector<double> scratch(static_cast<std::size_t>(kQueryBlock) * k),
       bx(static_cast<std::size_t>(kQueryBlock * n)), by(bx.size());
@@ -451,7 +461,8 @@ AUTOML_MI_CLONES void ksg_brute_range(const RowPoints& px, const RowPoints& py, 
   for (std::int64_t i0 = begin; i0 < end; i0 += kQueryBlock) {
     const int qn = static_cast<int>(std::min<std::int64_t>(kQueryBlock, end - i0));
     for (int t = 0; t < qn; ++t) best[t] = KBest{scratch.data() + t * k, k};
-    for (std::int64_t j = 0; j < n; ++j) {
+    for (std::int64_t jj = 0; jj < n; ++jj) {
+      const std::int64_t j = i0 + jj < n ? i0 + jj : i0 + jj - n;
       const double* xj = px.row(j);
       const double* yj = py.row(j);
       for (int t = 0; t < qn; ++t) {
@@ -478,9 +489,9 @@ AUTOML_MI_CLONES void ksg_brute_range(const RowPoints& px, const RowPoints& py, 
         cx += rx[j] < e ? 1 : 0;
         cy += ry[j] < e ? 1 : 0;
       }
-      eps[i0 + t] = e;
-      nx[i0 + t] = cx;
-      ny[i0 + t] = cy;
+      eps[order[i0 + t]] = e;
+      nx[order[i0 + t]] = cx;
+      ny[order[i0 + t]] = cy;
     }
   }
 }
@@ -597,9 +608,11 @@ void ksg_counts_cpu(const double* x, std::int64_t dx, const double* y, std::int6
       if (e > lx) count_leaves(ty, eps, std::max(b, lx) - lx, e - lx, ny);
     });
   } else {
-    const RowPoints px(x, n, dx), py(y, n, dy);
+    // Order the points as the leaves of a k-d tree on Y (with class labels: class by class).
+    const std::vector<std::int64_t> order = KdTree(y, n, dy).order();
+    const RowPoints px(x, n, dx, order.data()), py(y, n, dy, order.data());
     parallel_chunks(n, threads, 16, [&](std::int64_t b, std::int64_t e) {
-      ksg_brute_range(px, py, k, b, e, eps, nx, ny);
+      ksg_brute_range(px, py, order.data(), k, b, e, eps, nx, ny);
     });
   }
 }
