@@ -1,0 +1,106 @@
+// Training throughput of the trial loop (images/s) for the paper's LeNet on Fashion-MNIST, and
+// the share of epoch time MI takes, model-wise and layer-wise. bench/train_lenet.py runs the same
+// model, batch and loop in Python PyTorch for comparison.
+//
+//   bench_train [--device cpu|cuda] [--batch 256] [--epochs 3] [--train N] [--threads N]
+//               [--mi-samples 1000]
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "trials/trial.h"
+
+namespace {
+
+using automl::trials::EpochRecord;
+using automl::trials::TrialConfig;
+
+struct Args {
+  std::string device = "cpu";
+  int batch = 256, epochs = 3, threads = 0;
+  std::int64_t train = 0, mi_samples = 1000;
+};
+
+Args parse(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string key = argv[i], value = argv[i + 1];
+    if (key == "--device")
+      a.device = value;
+    else if (key == "--batch")
+      a.batch = std::atoi(value.c_str());
+    else if (key == "--epochs")
+      a.epochs = std::atoi(value.c_str());
+    else if (key == "--train")
+      a.train = std::atoll(value.c_str());
+    else if (key == "--threads")
+      a.threads = std::atoi(value.c_str());
+    else if (key == "--mi-samples")
+      a.mi_samples = std::atoll(value.c_str());
+    else
+      throw std::runtime_error("unknown option " + key);
+  }
+  return a;
+}
+
+std::vector<EpochRecord> run(const TrialConfig& config) {
+  std::vector<EpochRecord> records;
+  automl::trials::run_trial(config, [&](const EpochRecord& r) {
+    if (r.epoch > 0) records.push_back(r);
+  });
+  return records;
+}
+
+// Mean over the epochs after the first (warm-up: allocator, kernels, caches).
+double steady(const std::vector<EpochRecord>& records, double EpochRecord::*field) {
+  double sum = 0;
+  int n = 0;
+  for (std::size_t i = records.size() > 1 ? 1 : 0; i < records.size(); ++i, ++n)
+    sum += records[i].*field;
+  return sum / std::max(1, n);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Args args = parse(argc, argv);
+  automl::trials::set_threads(args.threads);
+  TrialConfig base;
+  base.device = args.device;
+  base.batch_size = args.batch;
+  base.epochs = args.epochs;
+  base.data.train_subset = args.train;
+  base.optimizer.lr = 0.05;
+  base.optimizer.momentum = 0.9;
+  base.optimizer.nesterov = true;
+  base.mi.samples = args.mi_samples;
+
+  // 1. The training loop alone: no MI, no evaluation.
+  TrialConfig plain = base;
+  plain.mi.enabled = false;
+  plain.evaluate_test = false;
+  const auto trained = run(plain);
+  const double images = static_cast<double>(args.train ? args.train : 60000);
+  const double epoch_s = steady(trained, &EpochRecord::seconds);
+  fmt::print("lenet fashion-mnist device={} batch={} train={} threads={}\n", args.device,
+             args.batch, static_cast<std::int64_t>(images), args.threads);
+  fmt::print("train loop: {:.3f} s/epoch, {:.0f} images/s (final train acc {:.4f})\n", epoch_s,
+             images / epoch_s, trained.back().train_accuracy);
+
+  // 2. MI-SGD model-wise and layer-wise: MI's share of the epoch.
+  for (const bool layerwise : {false, true}) {
+    TrialConfig mi = base;
+    mi.policy.name = "mi";
+    mi.policy.layerwise = layerwise;
+    mi.mi.layer_features = "channel_mean";
+    const auto records = run(mi);
+    const double total = steady(records, &EpochRecord::seconds);
+    const double mi_s = steady(records, &EpochRecord::mi_seconds);
+    fmt::print("{}: epoch {:.3f} s (with test evaluation), MI {:.3f} s = {:.2f}% of the epoch\n",
+               layerwise ? "MI-SGD layer-wise (channel_mean)" : "MI-SGD model-wise", total, mi_s,
+               100 * mi_s / total);
+  }
+  return 0;
+}
