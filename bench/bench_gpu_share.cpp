@@ -4,7 +4,7 @@
 // is left out: throughput counts epochs 2..E over the window from the first trial finishing
 // its epoch 1 to the last trial finishing.
 //
-//   bench_gpu_share [--device cuda] [--epochs 4] [--train 60000] [--batch 256] [--n 1,4,8]
+//   bench_gpu_share [--device cuda] [--epochs 12] [--train 60000] [--batch 256] [--n 1,4,8]
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,7 +28,7 @@ double monotonic_now() {
 
 struct Options {
   std::string device = "cuda";
-  int epochs = 4;
+  int epochs = 12;
   long train = 60000;
   int batch = 256;
   std::vector<int> counts = {1, 4, 8};
