@@ -72,3 +72,147 @@ TEST_CASE("A database from a newer automl is refused", "[storage]") {
   REQUIRE(std::system(("sqlite3 " + path + " 'PRAGMA user_version = 999'").c_str()) == 0);
   CHECK_THROWS_WITH(open_sqlite(path), Catch::Contains("newer than this automl"));
 }
+
+TEST_CASE("Claims, heartbeats and requeues move trials between states", "[storage]") {
+  automl::test::TempDir dir;
+  auto db = open_sqlite(dir.file("claims.db"));
+  const auto experiment = db->create_experiment("e", "name: e\n");
+  std::vector<TrialRow> rows(3);
+  for (int k = 0; k < 3; ++k) {
+    rows[k].experiment_id = experiment;
+    rows[k].stage = "lrrt";
+    rows[k].label = "job/" + std::to_string(k);
+    rows[k].config = "{}";
+  }
+  const auto ids = db->add_trials(rows);
+  REQUIRE(ids.size() == 3);
+  CHECK(db->add_trials({rows[1]}) == std::vector<std::int64_t>{ids[1]});  // no second copy
+  CHECK(db->trials({}).size() == 3);
+
+  const auto first = db->claim_trial({experiment, 0, "w1", "cpu"});
+  REQUIRE(first);
+  CHECK(first->id == ids[0]);  // the oldest pending one
+  CHECK(first->status == "running");
+  CHECK(first->attempts == 1);
+  CHECK_FALSE(db->claim_trial({experiment, ids[0], "w2", "cpu"}));  // not pending any more
+  const auto third = db->claim_trial({experiment, ids[2], "w2", "cuda:0"});
+  REQUIRE(third);
+  CHECK(third->device == "cuda:0");
+
+  CHECK(db->heartbeat(ids[0], "w1"));
+  CHECK_FALSE(db->heartbeat(ids[0], "w2"));              // not w2's trial
+  CHECK(db->requeue_stale(experiment, 3600).empty());    // fresh heartbeats
+  const auto stale = db->requeue_stale(experiment, -1);  // everything counts as silent
+  CHECK(stale.size() == 2);
+  CHECK(db->trial(ids[0])->status == "pending");
+  CHECK_FALSE(db->heartbeat(ids[0], "w1"));  // w1 learns it lost the trial
+
+  const auto again = db->claim_trial({experiment, ids[0], "w3", "cpu"});
+  REQUIRE(again);
+  CHECK(again->attempts == 2);
+  db->release_trial(ids[0], "worker died", 3);
+  CHECK(db->trial(ids[0])->status == "pending");
+  db->claim_trial({experiment, ids[0], "w3", "cpu"});
+  db->release_trial(ids[0], "worker died", 3);  // third attempt used up
+  CHECK(db->trial(ids[0])->status == "failed");
+  CHECK(db->trial(ids[0])->reason == "worker died");
+
+  db->add_device_seconds(ids[1], 1.5);
+  db->add_device_seconds(ids[1], 2.0);
+  db->add_device_seconds(ids[2], 0.5);
+  CHECK(db->device_seconds(experiment) == 4.0);
+}
+
+TEST_CASE("Epoch groups, truncation and stage decisions round-trip", "[storage]") {
+  automl::test::TempDir dir;
+  auto db = open_sqlite(dir.file("d.db"));
+  const auto experiment = db->create_experiment("e", "name: e\n");
+  TrialRow t;
+  t.experiment_id = experiment;
+  t.stage = "mi_sgd";
+  t.label = "mi_sgd/seed=1";
+  t.config = "{}";
+  const auto id = db->add_trial(t);
+  for (int e = 0; e <= 3; ++e) {
+    EpochRow row{id, e, 0.1, 1, 0.5, 1, 0.5, 0.2, 1, 0.1, "{}", {}};
+    row.groups = {{"conv1", 0.1 * e, 0.3, 0.9, 0.9, 0.01, "dp"},
+                  {"fc2", 0.05, 0.4, 0.8, 0.8, 0, "hold"}};
+    db->add_epoch(row);
+  }
+  auto epochs = db->epochs(id);
+  REQUIRE(epochs.size() == 4);
+  REQUIRE(epochs[2].groups.size() == 2);
+  CHECK(epochs[2].groups[0].name == "conv1");
+  CHECK(epochs[2].groups[0].lr == Approx(0.2));
+  CHECK(epochs[2].groups[1].decision == "hold");
+  CHECK(db->epochs_run(experiment) == 3);  // epoch 0 is not a training epoch
+
+  db->delete_epochs_after(id, 1);
+  epochs = db->epochs(id);
+  CHECK(epochs.size() == 2);
+  CHECK(db->query("SELECT COUNT(*) FROM epoch_groups").rows[0][0] == "4");
+
+  StageDecision d;
+  d.experiment_id = experiment;
+  d.stage = "lrrt";
+  d.decision = R"({"range":{"lr_min":0.001}})";
+  d.lrrt_table = {{1, 0.01, false, 0.02, 2.3, 0.5, 0.1, 1.5, 0.1, 0.8},
+                  {1, 1.0, true, 0, 0, 0, 0, 0, 0, 0}};
+  d.lrrt_bounds = {{"model", "train_accuracy", 0.001, 0.1, 0.01, 0.0005, ""}};
+  d.c1c2 = {{0, 10, 1, 0.001, 0.1, 0.01, 0.0005, 2, 0.85, true}};
+  ResultRow r;
+  r.method = "mi_sgd";
+  r.seed = 1;
+  r.label = "mi_sgd/seed=1";
+  r.final_test_accuracy = 0.9;
+  r.status = "done";
+  d.results = {r};
+  db->save_decision(d);
+  const auto stages = db->stages(experiment);
+  REQUIRE(stages.size() == 1);
+  CHECK(stages[0].status == "done");
+  CHECK(stages[0].decision == d.decision);
+  const auto table = db->lrrt_table(experiment);
+  REQUIRE(table.size() == 2);
+  CHECK(table[1].crashed);
+  CHECK(table[0].final_accuracy == 0.8);
+  CHECK(db->lrrt_bounds(experiment).at(0).lr_max == 0.1);
+  CHECK(db->c1c2_candidates(experiment).at(0).kept);
+  const auto results = db->results(experiment);
+  REQUIRE(results.size() == 1);
+  CHECK(results[0].trial_id == id);  // found by label
+  db->set_stage(experiment, "c1c2", "planned");
+  CHECK(db->stages(experiment).size() == 2);
+}
+
+TEST_CASE("A version-1 database is migrated with its rows kept", "[storage]") {
+  automl::test::TempDir dir;
+  const auto path = dir.file("v1.db");
+  // The schema as version 1 shipped it, written with the sqlite3 tool.
+  const std::string v1 =
+      "CREATE TABLE experiments (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, config TEXT "
+      "NOT NULL, status TEXT NOT NULL DEFAULT 'running', created_at TEXT NOT NULL DEFAULT '');"
+      "CREATE TABLE trials (id INTEGER PRIMARY KEY, experiment_id INTEGER NOT NULL, stage TEXT "
+      "NOT NULL, label TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending', seed INTEGER NOT "
+      "NULL, config TEXT NOT NULL, device TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT "
+      "'', seconds REAL NOT NULL DEFAULT 0, summary TEXT NOT NULL DEFAULT '{}', UNIQUE "
+      "(experiment_id, label));"
+      "CREATE TABLE epochs (trial_id INTEGER NOT NULL, epoch INTEGER NOT NULL, lr REAL NOT NULL, "
+      "train_loss REAL, train_accuracy REAL, test_loss REAL, test_accuracy REAL, ity REAL, "
+      "seconds REAL NOT NULL, mi_seconds REAL NOT NULL DEFAULT 0, extra TEXT NOT NULL DEFAULT "
+      "'{}', PRIMARY KEY (trial_id, epoch));"
+      "INSERT INTO experiments (name, config) VALUES ('old', 'name: old');"
+      "INSERT INTO trials (experiment_id, stage, label, status, seed, config) VALUES (1, 'main', "
+      "'main/seed=1', 'done', 1, '{}');"
+      "INSERT INTO epochs (trial_id, epoch, lr, seconds) VALUES (1, 1, 0.05, 2.0);"
+      "PRAGMA user_version = 1;";
+  REQUIRE(std::system(("sqlite3 " + path + " \"" + v1 + "\"").c_str()) == 0);
+  auto db = open_sqlite(path);
+  CHECK(db->query("PRAGMA user_version").rows.at(0).at(0) == "2");
+  const auto trials = db->trials({});
+  REQUIRE(trials.size() == 1);
+  CHECK(trials[0].status == "done");
+  CHECK(trials[0].attempts == 0);
+  CHECK(db->epochs(1).at(0).lr == 0.05);
+  CHECK(db->stages(1).empty());
+}
