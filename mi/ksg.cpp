@@ -15,6 +15,8 @@
 #include "mi/ksg_cpu.h"
 #include "mi/mi.h"
 #if defined(AUTOML_WITH_CUDA) && AUTOML_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
+
 #include "mi/ksg_cuda.h"
 #define AUTOML_MI_HAS_CUDA 1
 #else
@@ -103,6 +105,11 @@ double psi_sum(const std::vector<std::int64_t>& values, std::int64_t add) {
 }
 
 #if AUTOML_MI_HAS_CUDA
+// The caller's current LibTorch stream on `device`: our kernels queue behind its work.
+void* current_stream(c10::DeviceIndex device) {
+  return static_cast<void*>(at::cuda::getCurrentCUDAStream(device).stream());
+}
+
 KsgCounts counts_cuda(const at::Tensor& x, const at::Tensor& y, int k) {
   const int device = x.is_cuda() ? x.device().index() : 0;
   const at::Device dev(at::kCUDA, static_cast<c10::DeviceIndex>(device < 0 ? 0 : device));
@@ -114,7 +121,7 @@ KsgCounts counts_cuda(const at::Tensor& x, const at::Tensor& y, int k) {
   c.ny.resize(n);
   detail::cuda_ksg_counts(static_cast<int>(dev.index()), xd.data_ptr<double>(), xd.size(1),
                           yd.data_ptr<double>(), yd.size(1), n, k, c.eps.data(), c.nx.data(),
-                          c.ny.data());
+                          c.ny.data(), current_stream(dev.index()));
   return c;
 }
 #endif
@@ -154,7 +161,8 @@ at::Tensor add_jitter(const at::Tensor& x, double amplitude, std::uint64_t seed,
   if (out.is_cuda()) {
 #if AUTOML_MI_HAS_CUDA
     detail::cuda_add_jitter(static_cast<int>(out.device().index()), out.data_ptr<double>(),
-                            out.numel(), amplitude, seed, offset);
+                            out.numel(), amplitude, seed, offset,
+                            current_stream(out.device().index()));
     return out;
 #else
     at::Tensor cpu = add_jitter(out.cpu(), amplitude, seed, offset);

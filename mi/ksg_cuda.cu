@@ -207,7 +207,7 @@ void* workspace(int device, std::size_t bytes) {
 }
 
 void launch_distances(const double* A, std::int64_t na, const double* B, std::int64_t nb,
-                      std::int64_t d, double* out, int sms) {
+                      std::int64_t d, double* out, int sms, cudaStream_t stream) {
   const std::int64_t tiles_b = (nb + kTile - 1) / kTile, tiles_a = (na + kTile - 1) / kTile;
   const std::int64_t tiles = tiles_a * tiles_b;
   std::int64_t splits = 1;
@@ -219,17 +219,19 @@ void launch_distances(const double* A, std::int64_t na, const double* B, std::in
   dsplit = (dsplit + kDepth - 1) / kDepth * kDepth;
   splits = (d + dsplit - 1) / dsplit;
   const bool atomic = splits > 1;
-  if (atomic) check(cudaMemsetAsync(out, 0, sizeof(double) * na * nb), "cudaMemset");
+  if (atomic) check(cudaMemsetAsync(out, 0, sizeof(double) * na * nb, stream), "cudaMemset");
   const dim3 grid(static_cast<unsigned>(tiles_b), static_cast<unsigned>(tiles_a),
                   static_cast<unsigned>(splits));
-  maxabs_tiles<<<grid, kThreads>>>(A, na, B, nb, d, dsplit, out, atomic);
+  maxabs_tiles<<<grid, kThreads, 0, stream>>>(A, na, B, nb, d, dsplit, out, atomic);
   check(cudaGetLastError(), "maxabs_tiles launch");
 }
 
 template <int KMAX>
 void launch_select(const double* DX, const double* DY, std::int64_t n, std::int64_t q0,
-                   std::int64_t rows, int k, double* eps, long long* nx, long long* ny) {
-  select_count<KMAX><<<static_cast<unsigned>(rows), kThreads>>>(DX, DY, n, q0, k, eps, nx, ny);
+                   std::int64_t rows, int k, double* eps, long long* nx, long long* ny,
+                   cudaStream_t stream) {
+  select_count<KMAX>
+      <<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(DX, DY, n, q0, k, eps, nx, ny);
   check(cudaGetLastError(), "select_count launch");
 }
 
@@ -245,27 +247,23 @@ int cuda_device_count() {
 }
 
 void cuda_add_jitter(int device, double* d_data, std::int64_t count, double amplitude,
-                     std::uint64_t seed, std::uint64_t offset) {
+                     std::uint64_t seed, std::uint64_t offset, void* stream) {
   if (count <= 0) return;
   check(cudaSetDevice(device), "cudaSetDevice");
-  // The data may have been written on any (possibly non-blocking) LibTorch stream, and will be
-  // read on one: synchronise the device before and after our legacy-stream kernel.
-  check(cudaDeviceSynchronize(), "synchronize before jitter");
   const std::int64_t blocks = (count + kThreads - 1) / kThreads;
-  jitter_kernel<<<static_cast<unsigned>(blocks), kThreads>>>(d_data, count, amplitude, seed,
-                                                             offset);
+  jitter_kernel<<<static_cast<unsigned>(blocks), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
+      d_data, count, amplitude, seed, offset);
   check(cudaGetLastError(), "jitter launch");
-  check(cudaDeviceSynchronize(), "jitter");
 }
 
 void cuda_ksg_counts(int device, const double* d_x, std::int64_t dx, const double* d_y,
                      std::int64_t dy, std::int64_t n, int k, double* eps, std::int64_t* nx,
-                     std::int64_t* ny, std::int64_t budget_bytes) {
+                     std::int64_t* ny, void* stream_ptr, std::int64_t budget_bytes) {
   if (k < 1 || n <= k) throw std::invalid_argument("mi (CUDA): need 1 <= k < n");
   if (k > 64) throw std::invalid_argument("mi (CUDA): k > 64 is not supported on the GPU");
   std::lock_guard<std::mutex> lock(g_mutex);
   check(cudaSetDevice(device), "cudaSetDevice");
-  check(cudaDeviceSynchronize(), "synchronize before counts");  // inputs from any stream
+  const auto stream = static_cast<cudaStream_t>(stream_ptr);
   int sms = 1;
   check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "SM count");
   std::int64_t q = std::max<std::int64_t>(1, budget_bytes / (2 * 8 * n));
@@ -281,19 +279,24 @@ void cuda_ksg_counts(int device, const double* d_x, std::int64_t dx, const doubl
   auto* d_ny = d_nx + n;
   for (std::int64_t q0 = 0; q0 < n; q0 += q) {
     const std::int64_t rows = std::min(q, n - q0);
-    launch_distances(d_x + q0 * dx, rows, d_x, n, dx, DX, sms);
-    launch_distances(d_y + q0 * dy, rows, d_y, n, dy, DY, sms);
+    launch_distances(d_x + q0 * dx, rows, d_x, n, dx, DX, sms, stream);
+    launch_distances(d_y + q0 * dy, rows, d_y, n, dy, DY, sms, stream);
     if (k <= 4)
-      launch_select<4>(DX, DY, n, q0, rows, k, d_eps, d_nx, d_ny);
+      launch_select<4>(DX, DY, n, q0, rows, k, d_eps, d_nx, d_ny, stream);
     else if (k <= 16)
-      launch_select<16>(DX, DY, n, q0, rows, k, d_eps, d_nx, d_ny);
+      launch_select<16>(DX, DY, n, q0, rows, k, d_eps, d_nx, d_ny, stream);
     else
-      launch_select<64>(DX, DY, n, q0, rows, k, d_eps, d_nx, d_ny);
+      launch_select<64>(DX, DY, n, q0, rows, k, d_eps, d_nx, d_ny, stream);
   }
-  check(cudaMemcpy(eps, d_eps, sizeof(double) * n, cudaMemcpyDeviceToHost), "copy eps");
   static_assert(sizeof(long long) == sizeof(std::int64_t), "count type");
-  check(cudaMemcpy(nx, d_nx, sizeof(long long) * n, cudaMemcpyDeviceToHost), "copy nx");
-  check(cudaMemcpy(ny, d_ny, sizeof(long long) * n, cudaMemcpyDeviceToHost), "copy ny");
+  check(cudaMemcpyAsync(eps, d_eps, sizeof(double) * n, cudaMemcpyDeviceToHost, stream),
+        "copy eps");
+  check(cudaMemcpyAsync(nx, d_nx, sizeof(long long) * n, cudaMemcpyDeviceToHost, stream),
+        "copy nx");
+  check(cudaMemcpyAsync(ny, d_ny, sizeof(long long) * n, cudaMemcpyDeviceToHost, stream),
+        "copy ny");
+  // Also keeps the workspace busy until the kernels are done (the lock is held until then).
+  check(cudaStreamSynchronize(stream), "MI kernels");
 }
 
 }  // namespace automl::mi::detail
