@@ -3,6 +3,8 @@
 #include <torch/torch.h>
 #include <catch2/catch.hpp>
 
+#include <set>
+
 #include "common/error.h"
 #include "trials/network.h"
 

@@ -4,8 +4,10 @@
 #include <torch/torch.h>
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <set>
 
 #include "test_support.h"
 #include "trials/crash.h"
