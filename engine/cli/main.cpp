@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   automl::cli::add_run_commands(app);
   automl::cli::add_query_commands(app);
   automl::cli::add_report_commands(app);
+  automl::cli::add_mi_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
