@@ -288,3 +288,21 @@ TEST_CASE("Charts escape their text and draw every series", "[report]") {
   CHECK(lines == 2);
   CHECK_THAT(automl::report::Chart("empty", "x", "y").svg(), Catch::Contains("no data"));
 }
+
+TEST_CASE("Figure 1 comes from `automl mi-curve` CSV, or a note says how to get it", "[report]") {
+  automl::test::TempDir dir;
+  const auto csv = dir.file("curve.csv");
+  automl::test::write_text(csv,
+                           "# 1000 rows, dX = 784, dY = 10\nn,mean_nats,sd_nats,repeats\n"
+                           "100,1.1,0.05,5\n300,1.2,0.04,5\n1000,1.27,0.02,5\n");
+  automl::report::ReportOptions options;
+  CHECK_THAT(automl::report::html_report({}, options),
+             Catch::Contains("No MI curve given") && !Catch::Contains("<polyline"));
+  options.mi_curve_files = {csv};
+  const auto html = automl::report::html_report({}, options);
+  CHECK_THAT(html, Catch::Contains("MI vs sample size") && Catch::Contains("<polyline") &&
+                       !Catch::Contains("No MI curve given"));
+  automl::test::write_text(csv, "n,mean_nats,sd_nats,repeats\n100,1.1,0.05,5\n300,oops\n");
+  CHECK_THROWS_WITH(automl::report::html_report({}, options),
+                    Catch::Contains(csv + ":3") && Catch::Contains("n,mean_nats,sd_nats"));
+}
