@@ -49,18 +49,23 @@ const trials::GroupRecord* find_group(const trials::EpochRecord& record, const s
 }
 
 // A table D row from the records of a job that completed all `epochs` epochs (sorted by epoch,
-// starting at 0 or 1). Initial values are the pre-training (epoch 0) record's when there is one.
+// starting at 0 or 1). Initial values are the pre-training state's where it was measured: ITY
+// always (epoch 0, MI on); training loss, accuracy and MAE only when the epoch-0 record carries
+// a training loss (a real loss is never exactly 0; trials leaves it 0 when it did not
+// evaluate the training set before training), else they are epoch 1's, the first measured.
 LrrtRow make_row(int trial, double lr, const std::vector<trials::EpochRecord>& records,
                  int epochs) {
-  const auto& initial = records.front();
+  const auto& first = records.front();
   const auto& last = records.back();
-  const int first_epoch = initial.epoch;
+  const int first_epoch = first.epoch;
+  const bool pre_training_loss = first.epoch == 0 && first.train_loss != 0;
+  const auto& initial = pre_training_loss || first.epoch != 0 ? first : records[1];
   LrrtRow row;
   row.trial = trial;
   row.lr = lr;
   row.initial_loss = initial.train_loss;
   row.final_loss = last.train_loss;
-  row.initial_ity = initial.ity;
+  row.initial_ity = first.ity;
   row.final_ity = last.ity;
   row.initial_accuracy = initial.train_accuracy;
   row.final_accuracy = last.train_accuracy;
@@ -285,7 +290,7 @@ LrrtTable build_lrrt_table(const LrrtConfig& config, const std::vector<JobResult
       }
       if (records.front().epoch != 0 && table.warnings.empty())
         table.warnings.push_back(
-            "no pre-training (epoch 0) record: initial values are those after epoch 1");
+            "no pre-training (epoch 0) record (MI off?): initial ITY is epoch 1's");
       table.rows.push_back(std::move(row));
     }
   }
