@@ -39,6 +39,9 @@ TrialConfig fashion(std::int64_t train, int epochs) {
 std::vector<EpochRecord> collect(const TrialConfig& c,
                                  automl::trials::TrialSummary* summary = nullptr,
                                  const automl::trials::TrialRuntime& runtime = {}) {
+  // One intra-op thread: CTest runs test processes in parallel, and OpenMP threads competing for
+  // the same cores slow LibTorch down by an order of magnitude.
+  automl::trials::set_threads(1);
   std::vector<EpochRecord> records;
   const auto s = run_trial(
       c, [&](const EpochRecord& r) { records.push_back(r); }, runtime);
@@ -68,9 +71,8 @@ double algorithm1_lr(const std::vector<double>& ity, double bound, int e, int ep
 }  // namespace
 
 TEST_CASE("MI-SGD on 2000 Fashion-MNIST images learns, ITY rises, LRs follow Algorithm 1",
-          "[trials][run][slow]") {
+          "[trials][run]") {
   SKIP_WITHOUT_FASHION_MNIST();
-  automl::trials::set_threads(0);
   auto c = fashion(2000, 3);
   c.policy.name = "mi";
   c.policy.lr_min = 0.001;
@@ -107,7 +109,7 @@ TEST_CASE("MI-SGD on 2000 Fashion-MNIST images learns, ITY rises, LRs follow Alg
   CHECK(records[2].groups[0].decision == "dp");
 }
 
-TEST_CASE("Same seed, same records (CPU)", "[trials][run][slow]") {
+TEST_CASE("Same seed, same records (CPU)", "[trials][run]") {
   SKIP_WITHOUT_FASHION_MNIST();
   auto c = fashion(300, 2);
   c.policy.name = "mi";
@@ -125,8 +127,7 @@ TEST_CASE("Same seed, same records (CPU)", "[trials][run][slow]") {
   CHECK(collect(c).back().train_loss != first.back().train_loss);
 }
 
-TEST_CASE("Layer-wise MI-SGD: one group per layer, each with its own ITY and LR",
-          "[trials][run][slow]") {
+TEST_CASE("Layer-wise MI-SGD: one group per layer, each with its own ITY and LR", "[trials][run]") {
   SKIP_WITHOUT_FASHION_MNIST();
   auto c = fashion(500, 3);
   c.policy.name = "mi";
@@ -152,7 +153,7 @@ TEST_CASE("Layer-wise MI-SGD: one group per layer, each with its own ITY and LR"
   CHECK(distinct.size() > 1);
 }
 
-TEST_CASE("Resume: 2 epochs + resume for the 3rd equals 3 epochs straight", "[trials][run][slow]") {
+TEST_CASE("Resume: 2 epochs + resume for the 3rd equals 3 epochs straight", "[trials][run]") {
   SKIP_WITHOUT_FASHION_MNIST();
   automl::test::TempDir dir;
   auto c = fashion(300, 3);
@@ -195,7 +196,7 @@ TEST_CASE("Resume: 2 epochs + resume for the 3rd equals 3 epochs straight", "[tr
 }
 
 TEST_CASE("A constant-LR trial records ITY, d_p and d_s as Algorithm 2 lists them",
-          "[trials][run][slow]") {
+          "[trials][run]") {
   SKIP_WITHOUT_FASHION_MNIST();
   auto c = fashion(500, 3);
   c.data.validation_fraction = 0.2;
