@@ -273,8 +273,8 @@ LrrtTable build_lrrt_table(const LrrtConfig& config, const std::vector<JobResult
         broken = true;
         continue;
       }
-      if (result.status != "done") {
-        table.dropped.push_back({t, lr, "failed"});
+      if (result.status != "done") {  // failed, stopped: not the LR's fault, so no break
+        table.dropped.push_back({t, lr, result.status.empty() ? "failed" : result.status});
         continue;
       }
       const auto records = complete_records(result.epochs, table.epochs);

@@ -61,9 +61,9 @@ struct LrrtRow {
   std::vector<LayerRow> layers;
 };
 
-// A (trial, LR) that did not complete, and why: "crashed" (the job's own crash), "break" (a
-// smaller LR of the same trial crashed), "failed" (the job errored), "missing" (no result),
-// "incomplete" (fewer epochs than planned).
+// A (trial, LR) that did not complete, and why: "crashed" (the job's own crash, or a non-finite
+// value), "break" (a smaller LR of the same trial crashed), "missing" (no result), "incomplete"
+// (fewer epochs than planned), or the job's own status otherwise ("failed", "stopped").
 struct LrrtDropped {
   int trial = 0;
   double lr = 0;
