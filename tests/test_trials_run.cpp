@@ -9,8 +9,10 @@
 #include <filesystem>
 #include <set>
 
+#include "mi/mi.h"
 #include "test_support.h"
 #include "trials/crash.h"
+#include "trials/data.h"
 #include "trials/trial.h"
 
 using automl::trials::EpochRecord;
@@ -125,6 +127,32 @@ TEST_CASE("Same seed, same records (CPU)", "[trials][run]") {
   }
   c.seed = 4;
   CHECK(collect(c).back().train_loss != first.back().train_loss);
+}
+
+TEST_CASE("Bound ksg_xy is KSG I(X;Y) on the MI subset; start: mi starts from ITY_0",
+          "[trials][run]") {
+  SKIP_WITHOUT_FASHION_MNIST();
+  auto c = fashion(300, 1);
+  c.mi.samples = 200;
+  c.policy.name = "mi";
+  c.policy.bound = "ksg_xy";
+  c.policy.start = "mi";
+  const auto records = collect(c);
+  REQUIRE(records.size() == 2);
+
+  // The same subset drawn again with mi/ directly: the trial's training split, the trial's seed.
+  const auto splits = automl::trials::load_splits(c.data, c.seed);
+  const auto picked =
+      automl::mi::select_subset(splits.train.size(), 200, c.seed, splits.train.targets);
+  automl::mi::KsgOptions options;
+  options.seed = c.seed;
+  const double ixy = automl::mi::ksg(
+      splits.train.inputs.index_select(0, picked).flatten(1),
+      automl::mi::one_hot(splits.train.targets.index_select(0, picked), 10), options);
+  CHECK(records[0].bound == Approx(ixy).epsilon(1e-12));
+  const double ratio = std::clamp(records[0].ity / ixy, 0.0, 1.0);
+  CHECK(records[1].lr == Approx(std::max(ratio * c.policy.lr_max, c.policy.lr_min)));
+  CHECK(records[1].groups[0].decision == "mi");
 }
 
 TEST_CASE("Layer-wise MI-SGD: one group per layer, each with its own ITY and LR", "[trials][run]") {
@@ -278,10 +306,14 @@ TEST_CASE("Regression on the diabetes table: MSE training lowers the MAE", "[tri
   c.policy.lr_top = 0.01;
   c.policy.lr_max = 0.02;
   c.policy.lr_min = 0.001;
+  c.data.validation_fraction = 0.1;
   automl::trials::TrialSummary summary;
   const auto records = collect(c, &summary);
   REQUIRE(summary.status == "done");
   REQUIRE(records.size() == 21);
+  CHECK(records.back().validation_mae > 0);
+  CHECK(records.back().validation_mae < records[1].validation_mae);
+  CHECK(records.back().train_mae < records[1].train_mae);
   CHECK(records[0].bound > 0);
   // The target spans 25..346 (sd ~77): a constant guess has MAE ~65; a trained model < 50.
   CHECK(records.back().test_mae < records[1].test_mae);
