@@ -12,7 +12,7 @@
 namespace automl::trials {
 
 MiProbe::MiProbe(const MiConfig& config, const std::string& bound_name, const Dataset& train,
-                 std::uint64_t seed)
+                 std::uint64_t seed, const torch::Device& device)
     : config_(config), classification_(train.is_classification()), seed_(seed) {
   if (config.estimator != "ksg" && config.estimator != "ksg_cd")
     throw InputError("mi.estimator", fmt::format("unknown estimator '{}' (expected ksg, ksg_cd)",
@@ -30,7 +30,7 @@ MiProbe::MiProbe(const MiConfig& config, const std::string& bound_name, const Da
   const auto cpu_labels = classification_ ? train.targets.cpu() : torch::Tensor();
   const auto picked =
       mi::select_subset(train.size(), n, seed, config.stratified ? cpu_labels : torch::Tensor());
-  inputs_ = train.inputs.index_select(0, picked.to(train.inputs.device()));
+  inputs_ = train.inputs.index_select(0, picked.to(train.inputs.device())).to(device);
   if (classification_) {
     labels_ = cpu_labels.index_select(0, picked);
     y_ = mi::one_hot(labels_, train.num_classes);

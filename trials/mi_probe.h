@@ -15,8 +15,9 @@ class MiProbe {
  public:
   // Draws the subset from `train` by `seed` (stratified when config.stratified) and computes the
   // bound `bound_name` (ksg_xy | entropy | auto) names. Throws InputError on a bad choice.
+  // The subset is kept on `device`, where the network runs.
   MiProbe(const MiConfig& config, const std::string& bound_name, const Dataset& train,
-          std::uint64_t seed);
+          std::uint64_t seed, const torch::Device& device);
   double bound() const { return bound_; }
   // I(T;Y) in nats, in eval mode and without gradients: one value per layer of net.layers() when
   // `per_layer`, else one for the model. The last layer's T is the model-level T (softmax

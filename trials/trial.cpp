@@ -172,7 +172,8 @@ class Trial {
     build_model();
     crash_ = std::make_unique<CrashDetector>(train_.num_classes);
     if (config.mi.enabled)
-      probe_ = std::make_unique<MiProbe>(config.mi, config.policy.bound, mi_source_, config.seed);
+      probe_ =
+          std::make_unique<MiProbe>(config.mi, config.policy.bound, train_, config.seed, device_);
     scheduler_ = make_scheduler(config, *optimizer_, probe_ ? probe_->bound() : 0.0);
   }
 
@@ -206,7 +207,6 @@ class Trial {
     const bool fits = bytes(splits.train) + bytes(splits.validation) + bytes(splits.test) <=
                       kDeviceDataLimitBytes;
     const auto where = fits ? device_ : torch::Device(torch::kCPU);
-    mi_source_ = splits.train.to(device_.is_cuda() ? device_ : torch::Device(torch::kCPU));
     train_ = splits.train.to(where);
     validation_ = splits.validation.to(where);
     test_ = splits.test.to(where);
@@ -404,7 +404,7 @@ class Trial {
   const EpochSink& sink_;
   const TrialRuntime& runtime_;
   torch::Device device_;
-  Dataset train_, validation_, test_, mi_source_;
+  Dataset train_, validation_, test_;
   std::unique_ptr<Task> task_;
   std::shared_ptr<Network> net_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
