@@ -232,8 +232,7 @@ std::vector<Job> plan_lrrt(const LrrtConfig& config, const trials::TrialConfig& 
       auto& trial = job.config;
       trial.optimizer.name = "sgd";  // momentum, Nesterov and weight decay: the experiment's
       trial.optimizer.lr = lr;
-      trial.policy = trials::PolicyConfig{};
-      trial.policy.name = "constant";
+      trial.policy.name = "constant";  // the base's bound etc. still shape the recorded d_p
       trial.policy.layerwise = lrrt.layerwise;  // per-layer ITY is recorded per group
       trial.mi.enabled = true;
       trial.epochs = lrrt.epochs_per_trial;
