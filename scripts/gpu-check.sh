@@ -11,7 +11,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/gpu-out}
 mkdir -p "$OUT"
-experiment_seconds=${1:-200}
+experiment_seconds=${1:-150}
 step() { echo "== $(date +%T) $*"; }
 
 step deps
@@ -42,7 +42,7 @@ timeout 60 $b/tests/automl_tests "[mi]" 2>&1 | tail -5
 timeout 60 $b/tests/automl_tests "[cuda]" -s 2>&1 | grep -E "count|agree|passed|failed|cases" | tail -8
 
 step bench_mi
-timeout 90 $b/bench/bench_mi --reps 21 2>&1 | tee "$OUT/bench_mi.txt"
+timeout 90 $b/bench/bench_mi --reps 11 2>&1 | tee "$OUT/bench_mi.txt"
 
 step "bench_train (C++) vs train_lenet.py (Python)"
 timeout 60 $b/bench/bench_train --device cuda --epochs 5 --batch 256 2>&1 | tee "$OUT/bench_train.txt"
