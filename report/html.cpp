@@ -119,7 +119,7 @@ std::string lrrt_chart(const ExperimentSummary& s) {
       s.lrrt_bounds.empty() ? s.lrrt_attribute : s.lrrt_bounds.front().attribute;
   const bool use_ity = attribute == "ity";
   Chart chart("LR range test: final " + std::string(use_ity ? "I(T;Y) (nats)" : "train accuracy") +
-                  " per candidate LR",
+                  " per candidate LR" + (s.lrrt_undecided ? " (not decided yet)" : ""),
               "learning rate", use_ity ? "final ITY (nats)" : "final train accuracy (%)");
   chart.log_x();
   std::map<int, Series> per_trial;
@@ -183,11 +183,14 @@ std::string experiment_section(const ExperimentSummary& s) {
                                 escape_xml(s.experiment.name), escape_xml(s.experiment.status));
   if (!s.description.empty()) out += "<p>" + escape_xml(s.description) + "</p>\n";
   out += "<p class=\"note\">" + escape_xml(measure_note(s)) + ".</p>\n";
-  if (s.methods.empty()) return out + "<p>No final runs recorded yet.</p>\n";
-  out += html_table(table_header(s), table_rows(s));
+  if (s.methods.empty())
+    out += "<p>No final runs recorded yet.</p>\n";
+  else
+    out += html_table(table_header(s), table_rows(s));
   out += "<p class=\"note\">" + escape_xml(stage_line(s));
   for (const auto& line : bounds_lines(s)) out += "<br>" + escape_xml(line);
-  out += "</p>\n<div class=\"figures\">\n" + comparison_chart(s) + cost_chart(s);
+  out += "</p>\n<div class=\"figures\">\n";
+  if (!s.methods.empty()) out += comparison_chart(s) + cost_chart(s);
   if (!s.lrrt_table.empty()) out += lrrt_chart(s);
   out += "</div>\n";
   for (const auto& m : s.methods)

@@ -58,7 +58,8 @@ struct ExperimentSummary {
   std::vector<Run> runs;
   std::map<std::string, double> stage_seconds;  // device-seconds per stage (lrrt, c1c2, ...)
   double total_seconds = 0;                     // every trial of the experiment
-  std::vector<storage::LrrtRow> lrrt_table;
+  std::vector<storage::LrrtRow> lrrt_table;     // table D; while the LRRT is undecided, rebuilt
+  bool lrrt_undecided = false;                  // from its finished trials' epochs
   std::vector<storage::LrrtBoundsRow> lrrt_bounds;
   std::string lrrt_attribute;  // the attribute the LRRT ranked by
 };

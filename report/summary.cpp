@@ -175,6 +175,34 @@ std::vector<std::string> methods_in_order(const std::vector<Run>& runs) {
   return ordered;
 }
 
+// Table D's plotted columns from the LRRT trials themselves ("lrrt/t=1/lr=0.01"), for an
+// experiment stopped before the LRRT's decision was stored.
+std::vector<storage::LrrtRow> lrrt_rows_from_trials(storage::Storage& storage,
+                                                    const std::vector<storage::TrialRow>& trials) {
+  std::vector<storage::LrrtRow> rows;
+  for (const auto& t : trials) {
+    if (t.stage != "lrrt" || (t.status != "done" && t.status != "crashed")) continue;
+    const auto trial_part = label_part(t.label, 1), lr_part = label_part(t.label, 2);
+    if (trial_part.rfind("t=", 0) != 0 || lr_part.rfind("lr=", 0) != 0) continue;
+    storage::LrrtRow row;
+    try {
+      row.trial = std::stoi(trial_part.substr(2));
+      row.lr = std::stod(lr_part.substr(3));
+    } catch (const std::exception&) {
+      continue;
+    }
+    row.crashed = t.status == "crashed";
+    for (const auto& e : storage.epochs(t.id)) {
+      if (e.epoch < 1) continue;
+      row.final_accuracy = e.train_accuracy;
+      row.final_ity = e.ity;
+      row.final_loss = e.train_loss;
+    }
+    rows.push_back(row);
+  }
+  return rows;
+}
+
 }  // namespace
 
 std::pair<double, double> mean_sd(const std::vector<double>& values) {
@@ -220,6 +248,10 @@ ExperimentSummary summarize(storage::Storage& storage, const storage::Experiment
     s.methods.push_back(summarize_method(method, s.runs, trials, s));
   s.lrrt_table = storage.lrrt_table(experiment.id);
   s.lrrt_bounds = storage.lrrt_bounds(experiment.id);
+  if (s.lrrt_table.empty()) {
+    s.lrrt_table = lrrt_rows_from_trials(storage, trials);
+    s.lrrt_undecided = !s.lrrt_table.empty();
+  }
   return s;
 }
 

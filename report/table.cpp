@@ -65,6 +65,9 @@ std::string stage_line(const ExperimentSummary& s) {
 
 std::vector<std::string> bounds_lines(const ExperimentSummary& s) {
   std::vector<std::string> lines;
+  if (s.lrrt_undecided)
+    lines.push_back(
+        fmt::format("LRRT: {} candidate runs finished, no range decided yet", s.lrrt_table.size()));
   for (const auto& b : s.lrrt_bounds)
     lines.push_back(fmt::format("LRRT ({}, {}): LR_min {:g}, LR_max {:g}, LR_top {:g}, eps {:g}{}",
                                 b.scope, b.attribute, b.lr_min, b.lr_max, b.lr_top, b.eps,

@@ -306,3 +306,23 @@ TEST_CASE("Figure 1 comes from `automl mi-curve` CSV, or a note says how to get 
   CHECK_THROWS_WITH(automl::report::html_report({}, options),
                     Catch::Contains(csv + ":3") && Catch::Contains("n,mean_nats,sd_nats"));
 }
+
+TEST_CASE("An experiment stopped before the LRRT's decision still shows its runs", "[report]") {
+  automl::test::TempDir dir;
+  const auto db = automl::storage::open_sqlite(dir.file("r.db"));
+  const auto experiment = db->create_experiment("cut", "name: cut\n");
+  const auto a = add_trial(*db, experiment, "lrrt", "lrrt/t=2/lr=0.03", 2, "done", 1);
+  add_epochs(*db, a, {0.5, 0.6, 0.7}, {0.03, 0.03, 0.03});  // train accuracy = test + 0.01
+  add_trial(*db, experiment, "lrrt", "lrrt/t=2/lr=0.3", 2, "crashed", 1);
+  const auto s = summarize(*db, *db->find_experiment("cut"));
+  CHECK(s.methods.empty());
+  CHECK(s.lrrt_undecided);
+  REQUIRE(s.lrrt_table.size() == 2);
+  CHECK(s.lrrt_table[0].trial == 2);
+  CHECK(s.lrrt_table[0].lr == 0.03);
+  CHECK(s.lrrt_table[0].final_accuracy == Approx(0.71));
+  CHECK_FALSE(s.lrrt_table[0].crashed);
+  CHECK(s.lrrt_table[1].crashed);
+  CHECK_THAT(automl::report::html_report({s}),
+             Catch::Contains("No final runs recorded yet") && Catch::Contains("not decided yet"));
+}
