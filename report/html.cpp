@@ -118,8 +118,8 @@ std::string lrrt_chart(const ExperimentSummary& s) {
   const std::string attribute =
       s.lrrt_bounds.empty() ? s.lrrt_attribute : s.lrrt_bounds.front().attribute;
   const bool use_ity = attribute == "ity";
-  Chart chart("LR range test: final " + std::string(use_ity ? "I(T;Y) (nats)" : "train accuracy") +
-                  " per candidate LR" + (s.lrrt_undecided ? " (not decided yet)" : ""),
+  Chart chart("LRRT: final " + std::string(use_ity ? "I(T;Y) (nats)" : "train accuracy") +
+                  " per LR" + (s.lrrt_undecided ? " (undecided)" : ""),
               "learning rate", use_ity ? "final ITY (nats)" : "final train accuracy (%)");
   chart.log_x();
   std::map<int, Series> per_trial;

@@ -324,5 +324,5 @@ TEST_CASE("An experiment stopped before the LRRT's decision still shows its runs
   CHECK_FALSE(s.lrrt_table[0].crashed);
   CHECK(s.lrrt_table[1].crashed);
   CHECK_THAT(automl::report::html_report({s}),
-             Catch::Contains("No final runs recorded yet") && Catch::Contains("not decided yet"));
+             Catch::Contains("No final runs recorded yet") && Catch::Contains("(undecided)"));
 }
