@@ -23,6 +23,7 @@ MiProbe::MiProbe(const MiConfig& config, const std::string& bound_name, const Da
     throw InputError("mi.layer_features", fmt::format("unknown choice '{}' (expected full, "
                                                       "channel_mean)",
                                                       config.layer_features));
+  if (config.k < 1) throw InputError("mi.k", fmt::format("{} is not >= 1", config.k));
   if (config.samples < config.k + 2)
     throw InputError("mi.samples",
                      fmt::format("{} samples are too few for k = {}", config.samples, config.k));
