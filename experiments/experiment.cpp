@@ -384,6 +384,10 @@ ExperimentConfig parse_experiment(const std::string& text, const std::string& fi
   e.file = file;
   e.source = text;
   Fields fields(root, file, "");
+  fields.reject_unknown_except(
+      {"name",    "description", "database", "threads",   "epochs",    "batch_size", "seed",
+       "device",  "seeds",       "data",     "model",     "optimizer", "policy",     "mi",
+       "methods", "lrrt",        "c1c2",     "baselines", "budget",    "devices",    "report"});
   read_top(fields, e, options);
   fields.reject_unknown();
   return e;

@@ -122,6 +122,11 @@ void Fields::reject_unknown() const {
   }
 }
 
+void Fields::reject_unknown_except(const std::vector<std::string>& keys) {
+  asked_.insert(keys.begin(), keys.end());
+  reject_unknown();
+}
+
 void check_range(const Fields& fields, const std::string& key, double value, double low,
                  double high) {
   if (value < low || value > high)

@@ -29,6 +29,9 @@ class Fields {
 
   // Throws for any key that was never asked for.
   void reject_unknown() const;
+  // Declares `keys` as known and rejects any other now, before the values are read: a typo in
+  // a key is then reported ahead of errors its misspelling would cause elsewhere.
+  void reject_unknown_except(const std::vector<std::string>& keys);
 
   // "file:line: path.key" for messages about `key` (or about this mapping if key is empty).
   std::string where(const std::string& key = "") const;

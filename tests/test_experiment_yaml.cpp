@@ -205,6 +205,9 @@ TEST_CASE("Errors in the sections name file:line and the key path", "[experiment
              Contains("x.yaml:6: lrrt.atribute") && Contains("did you mean 'attribute'"));
   CHECK_THAT(fails("policy:\n  bond: entropy\n"),
              Contains("x.yaml:5: policy.bond") && Contains("did you mean 'bound'"));
+  // A misspelt top-level key is reported before the errors of the sections read after it.
+  CHECK_THROWS_WITH(parse_experiment("name: a\nmehods: {}\ndata: {path: /nonexistent}\n", "x.yaml"),
+                    Contains("x.yaml:2: mehods") && Contains("did you mean 'methods'"));
   CHECK_THAT(fails("polcy: {bound: entropy}\n"),
              Contains("x.yaml:4: polcy") && Contains("did you mean 'policy'"));
   CHECK_THAT(fails("policy:\n  bound: mutual\n"),
