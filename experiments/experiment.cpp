@@ -384,6 +384,7 @@ ExperimentConfig parse_experiment(const std::string& text, const std::string& fi
   e.file = file;
   e.source = text;
   Fields fields(root, file, "");
+  // Every key read_top() reads (keep the two in step).
   fields.reject_unknown_except(
       {"name",    "description", "database", "threads",   "epochs",    "batch_size", "seed",
        "device",  "seeds",       "data",     "model",     "optimizer", "policy",     "mi",
