@@ -29,3 +29,6 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 echo "setup.sh: all packages present"
+
+# The real regression table (scikit-learn's diabetes data, from Debian's python3-sklearn package).
+bash "$(dirname "$0")/extract-sklearn-data.sh"

@@ -35,7 +35,7 @@ TEST_CASE("A LeNet on 2000 Fashion-MNIST images learns far above chance", "[trai
     WARN("dataset-fashion-mnist is not installed; skipping");
     return;
   }
-  automl::trials::set_threads(0);
+  automl::trials::set_threads(1);  // ctest runs tests side by side: one thread each
   const auto experiment = small_experiment("learns");
   std::vector<automl::trials::EpochRecord> reported;
   const auto summary = automl::trials::run_trial(
