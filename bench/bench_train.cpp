@@ -77,17 +77,24 @@ int main(int argc, char** argv) {
   base.optimizer.nesterov = true;
   base.mi.samples = args.mi_samples;
 
-  // 1. The training loop alone: no MI, no evaluation.
-  TrialConfig plain = base;
-  plain.mi.enabled = false;
-  plain.evaluate_test = false;
-  const auto trained = run(plain);
-  const double images = static_cast<double>(args.train ? args.train : 60000);
-  const double epoch_s = steady(trained, &EpochRecord::seconds);
+  // 1. The training loop alone: no MI, no evaluation; on a GPU both with and without CUDA
+  //    graphs (trials/step_graph.h), which must reach the same accuracy.
   fmt::print("lenet fashion-mnist device={} batch={} train={} threads={}\n", args.device,
-             args.batch, static_cast<std::int64_t>(images), args.threads);
-  fmt::print("train loop: {:.3f} s/epoch, {:.0f} images/s (final train acc {:.4f})\n", epoch_s,
-             images / epoch_s, trained.back().train_accuracy);
+             args.batch, args.train ? args.train : 60000, args.threads);
+  const double images = static_cast<double>(args.train ? args.train : 60000);
+  for (const bool graphs : {false, true}) {
+    if (graphs && args.device == "cpu") break;
+    TrialConfig plain = base;
+    plain.mi.enabled = false;
+    plain.evaluate_test = false;
+    plain.cuda_graphs = graphs;
+    const auto trained = run(plain);
+    const double epoch_s = steady(trained, &EpochRecord::seconds);
+    fmt::print(
+        "train loop{}: {:.3f} s/epoch, {:.0f} images/s (final train loss {:.4f} acc {:.4f})\n",
+        graphs ? " (CUDA graphs)" : "", epoch_s, images / epoch_s, trained.back().train_loss,
+        trained.back().train_accuracy);
+  }
 
   // 2. MI-SGD model-wise and layer-wise: MI's share of the epoch.
   for (const bool layerwise : {false, true}) {

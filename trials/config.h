@@ -72,6 +72,9 @@ struct TrialConfig {
   std::uint64_t seed = 0;
   std::string device = "cpu";  // cpu | cuda | cuda:N
   bool evaluate_test = true;   // evaluate on the test split every epoch
+  // Replay full training batches as CUDA graphs where possible (CUDA, SGD, classification, no
+  // augmentation; trials/step_graph.h). Same arithmetic, far fewer kernel launches.
+  bool cuda_graphs = true;
 };
 
 }  // namespace automl::trials

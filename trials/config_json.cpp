@@ -23,7 +23,7 @@ AUTOML_JSON_FIELDS(PolicyConfig, name, gamma, step_size, milestones, power, lr_m
                    eps, start, bound, time_decay, layerwise)
 AUTOML_JSON_FIELDS(MiConfig, enabled, samples, k, stratified, estimator, layer_features)
 AUTOML_JSON_FIELDS(TrialConfig, data, model, optimizer, policy, mi, epochs, batch_size, seed,
-                   device, evaluate_test)
+                   device, evaluate_test, cuda_graphs)
 
 void to_json(nlohmann::json& j, const GroupRecord& r) {
   j = {{"name", r.name},       {"lr", r.lr},   {"ity", r.ity},          {"d_p", r.d_p},

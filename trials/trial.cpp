@@ -17,6 +17,7 @@
 #include "trials/optimizers.h"
 #include "trials/policies.h"
 #include "trials/random.h"
+#include "trials/step_graph.h"
 
 namespace automl::trials {
 namespace {
@@ -137,28 +138,77 @@ Metrics evaluate(Network& net, const Task& task, const Dataset& data, int batch_
   return Task::finish(totals);
 }
 
+// The batches of one epoch: a seeded order over the training set, each batch on the device.
+template <typename Visit>
+void for_each_batch(const Dataset& data, int batch_size, const torch::Device& device,
+                    std::uint64_t shuffle_seed, const Visit& visit) {
+  const auto order = torch::tensor(seeded_permutation(data.size(), shuffle_seed), torch::kInt64)
+                         .to(data.inputs.device());
+  for (std::int64_t begin = 0; begin < data.size(); begin += batch_size) {
+    const auto idx = order.slice(0, begin, std::min<std::int64_t>(begin + batch_size, data.size()));
+    visit(data.inputs.index_select(0, idx).to(device, /*non_blocking=*/true),
+          data.targets.index_select(0, idx).to(device, /*non_blocking=*/true));
+  }
+}
+
 // One pass over the training set in a seeded order. No host synchronisation inside the loop.
 Metrics train_epoch(Network& net, torch::optim::Optimizer& optimizer, const Task& task,
                     const Dataset& data, const TrialConfig& config, const torch::Device& device,
                     std::uint64_t shuffle_seed) {
   net.train();
-  const auto order = torch::tensor(seeded_permutation(data.size(), shuffle_seed), torch::kInt64)
-                         .to(data.inputs.device());
   Totals totals;
-  for (std::int64_t begin = 0; begin < data.size(); begin += config.batch_size) {
-    const auto idx =
-        order.slice(0, begin, std::min<std::int64_t>(begin + config.batch_size, data.size()));
-    auto inputs = data.inputs.index_select(0, idx).to(device, /*non_blocking=*/true);
-    const auto targets = data.targets.index_select(0, idx).to(device, /*non_blocking=*/true);
-    if (config.data.augment && inputs.dim() == 4) inputs = augment_batch(inputs);
+  for_each_batch(data, config.batch_size, device, shuffle_seed,
+                 [&](torch::Tensor inputs, const torch::Tensor& targets) {
+                   if (config.data.augment && inputs.dim() == 4) inputs = augment_batch(inputs);
+                   optimizer.zero_grad();
+                   const auto outputs = net.forward(inputs);
+                   const auto loss = task.loss(outputs, targets);
+                   loss.backward();
+                   optimizer.step();
+                   task.add(totals, outputs, targets, loss);
+                 });
+  return Task::finish(totals);
+}
+
+// Whether full batches of this trial can replay as a CUDA graph (see trials/step_graph.h).
+bool graphable(const TrialConfig& c, const torch::Device& device, const Task& task) {
+  return c.cuda_graphs && device.is_cuda() && StepGraph::available() && c.optimizer.name == "sgd" &&
+         task.classification() && !c.data.augment;
+}
+
+// train_epoch with full batches replayed from a CUDA graph. The first batch of every epoch runs
+// eagerly (the optimizer state must exist before a capture, and the stream warms up), as does a
+// short last batch. Loss and accuracy sums accumulate in place, at addresses the graph keeps.
+Metrics train_epoch_graphed(Network& net, torch::optim::Optimizer& optimizer, const Task& task,
+                            const Dataset& data, const TrialConfig& config,
+                            const torch::Device& device, std::uint64_t shuffle_seed,
+                            StepGraph& graph, Totals& sums) {
+  net.train();
+  sums.loss.zero_();
+  sums.correct.zero_();
+  const auto step = [&](const torch::Tensor& inputs, const torch::Tensor& targets) {
     optimizer.zero_grad();
     const auto outputs = net.forward(inputs);
     const auto loss = task.loss(outputs, targets);
     loss.backward();
     optimizer.step();
-    task.add(totals, outputs, targets, loss);
-  }
-  return Task::finish(totals);
+    sums.loss.add_(loss.detach() * inputs.size(0));
+    sums.correct.add_(outputs.detach().argmax(1).eq(targets).sum());
+  };
+  const auto lrs = group_lrs(optimizer);
+  bool first = true;
+  for_each_batch(data, config.batch_size, device, shuffle_seed,
+                 [&](const torch::Tensor& inputs, const torch::Tensor& targets) {
+                   if (first || inputs.size(0) != config.batch_size) {
+                     graph.eager(step, inputs, targets);
+                     first = false;
+                     return;
+                   }
+                   if (!graph.ready_for(lrs)) graph.capture(step, inputs, targets, lrs);
+                   graph.replay(inputs, targets);
+                 });
+  sums.samples = data.size();
+  return Task::finish(sums);
 }
 
 // Everything one run holds; run() is the epoch loop.
@@ -175,6 +225,11 @@ class Trial {
       probe_ =
           std::make_unique<MiProbe>(config.mi, config.policy.bound, train_, config.seed, device_);
     scheduler_ = make_scheduler(config, *optimizer_, probe_ ? probe_->bound() : 0.0);
+    if (graphable(config, device_, *task_)) {
+      graph_ = std::make_unique<StepGraph>();
+      graph_sums_.loss = torch::zeros({}, torch::TensorOptions(device_).dtype(torch::kFloat32));
+      graph_sums_.correct = torch::zeros({}, torch::TensorOptions(device_).dtype(torch::kInt64));
+    }
   }
 
   TrialSummary run() {
@@ -311,8 +366,11 @@ class Trial {
     for (std::size_t g = 0; g < lrs.size(); ++g)
       record.groups.push_back(group_record(g, lrs[g], decisions[g]));
 
-    const auto trained = train_epoch(*net_, *optimizer_, *task_, train_, config_, device_,
-                                     config_.seed * 1000003ULL + static_cast<std::uint64_t>(epoch));
+    const auto shuffle_seed = config_.seed * 1000003ULL + static_cast<std::uint64_t>(epoch);
+    const auto trained =
+        graph_ ? train_epoch_graphed(*net_, *optimizer_, *task_, train_, config_, device_,
+                                     shuffle_seed, *graph_, graph_sums_)
+               : train_epoch(*net_, *optimizer_, *task_, train_, config_, device_, shuffle_seed);
     record.train_loss = trained.loss;
     record.train_accuracy = trained.accuracy;
     record.train_mae = trained.mae;
@@ -411,6 +469,8 @@ class Trial {
   std::unique_ptr<MiProbe> probe_;
   std::unique_ptr<EpochScheduler> scheduler_;
   std::unique_ptr<CrashDetector> crash_;
+  std::unique_ptr<StepGraph> graph_;  // set when full batches replay as a CUDA graph
+  Totals graph_sums_;                 // the graph's in-place loss and accuracy sums
   std::vector<std::string> group_names_;
   std::vector<std::vector<double>> history_;  // ITY_0.. per group
   TrialSummary summary_;
