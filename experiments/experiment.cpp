@@ -322,6 +322,7 @@ void read_trial_basics(Fields& f, ExperimentConfig& e) {
   f.optional("batch_size", e.trial.batch_size);
   check_range(f, "batch_size", e.trial.batch_size, 1, 1 << 20);
   f.optional("seed", e.trial.seed);
+  f.optional("cuda_graphs", e.trial.cuda_graphs);
   f.optional("device", e.trial.device);
   if (!std::regex_match(e.trial.device, std::regex("cpu|cuda(:[0-9]+)?")))
     throw InputError(f.where("device"),
@@ -386,9 +387,9 @@ ExperimentConfig parse_experiment(const std::string& text, const std::string& fi
   Fields fields(root, file, "");
   // Every key read_top() reads (keep the two in step).
   fields.reject_unknown_except(
-      {"name",    "description", "database", "threads",   "epochs",    "batch_size", "seed",
-       "device",  "seeds",       "data",     "model",     "optimizer", "policy",     "mi",
-       "methods", "lrrt",        "c1c2",     "baselines", "budget",    "devices",    "report"});
+      {"name",  "description", "database", "threads",   "epochs", "batch_size", "seed",    "device",
+       "seeds", "data",        "model",    "optimizer", "policy", "mi",         "methods", "lrrt",
+       "c1c2",  "baselines",   "budget",   "devices",   "report", "cuda_graphs"});
   read_top(fields, e, options);
   fields.reject_unknown();
   return e;

@@ -73,8 +73,9 @@ struct TrialConfig {
   std::string device = "cpu";  // cpu | cuda | cuda:N
   bool evaluate_test = true;   // evaluate on the test split every epoch
   // Replay full training batches as CUDA graphs where possible (CUDA, SGD, classification, no
-  // augmentation; trials/step_graph.h). Same arithmetic, far fewer kernel launches.
-  bool cuda_graphs = true;
+  // augmentation; trials/step_graph.h). Same arithmetic, far fewer kernel launches. Off until
+  // measured on a GPU: scripts/gpu-bench-train.sh compares both paths.
+  bool cuda_graphs = false;
 };
 
 }  // namespace automl::trials
