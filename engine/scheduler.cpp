@@ -263,12 +263,28 @@ bool Scheduler::budget_left() {
   return true;
 }
 
+namespace {
+
+int stage_rank(const std::string& stage) {
+  static const std::vector<std::string> order = {"lrrt", "c1c2", "mi_sgd", "baseline_search",
+                                                 "baseline"};
+  const auto found = std::find(order.begin(), order.end(), stage);
+  return static_cast<int>(found - order.begin());
+}
+
+}  // namespace
+
 void Scheduler::start_jobs() {
   if (running_.size() >= slots_.size()) return;
   storage::TrialFilter filter;
   filter.experiment_id = experiment_id_;
   filter.status = "pending";
   auto pending = storage_.trials(filter);
+  // The longest chain first: LRRT -> C1/C2 -> MI-SGD waits on each stage in turn, while the
+  // baselines' chain is shorter; within a stage, the order the jobs were planned in.
+  std::stable_sort(pending.begin(), pending.end(), [](const auto& a, const auto& b) {
+    return stage_rank(a.stage) < stage_rank(b.stage);
+  });
   std::set<std::int64_t> launched;
   for (const auto& [slot, run] : running_) launched.insert(run.launch.trial_id);
   auto next = pending.begin();
