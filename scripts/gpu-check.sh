@@ -52,7 +52,7 @@ step bench_gpu_share
 timeout 90 $b/bench/bench_gpu_share --device cuda --epochs 6 --n 1,4,8 2>&1 | tee "$OUT/bench_gpu_share.txt"
 
 step "experiment (at most ${experiment_seconds}s)"
-export PATH=$PWD/$b/engine:$PATH
+export PATH=$PWD/$b:$PATH
 timeout "$experiment_seconds" automl run experiments/fashion-mnist-gpu-short.yaml 2>&1 |
   grep -vE "^\s+(trial|running)" | tail -40
 automl report --db runs/fashion-mnist-gpu-short.db --html "$OUT/report.html" 2>&1 | tee "$OUT/report.txt"

@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh
-experiment=${1:-experiments/smoke.yaml}
+experiment=${1:-experiments/default.yaml}
 ./build/automl run "$experiment"
 db=$(sed -n 's/^database: *//p' "$experiment")
 ./build/automl query --db "${db:-automl.db}" trials

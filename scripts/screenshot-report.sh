@@ -6,7 +6,6 @@ cd "$(dirname "$0")/.."
 db=${1:?usage: scripts/screenshot-report.sh DATABASE [OUT_PREFIX]}
 prefix=${2:-${db%.db}-report}
 automl=${AUTOML:-./build/automl}
-[[ -x "$automl" ]] || automl=./build/engine/automl
 "$automl" report --db "$db" --html "$prefix.html"
 command -v chromium >/dev/null || { echo "chromium is absent (scripts/setup.sh installs it)" >&2; exit 1; }
 profile=$(mktemp -d)

@@ -175,15 +175,7 @@ std::vector<Job> plan_mi_sgd_finals(const trials::TrialConfig& base, const LrRan
   for (std::uint64_t seed : seeds) {
     Job job{"mi_sgd", fmt::format("{}/seed={}", method, seed), base};
     auto& trial = job.config;
-    trial.optimizer.name = "sgd";
-    trial.optimizer.lr = range.lr_top;
-    trial.policy.name = "mi";
-    trial.policy.lr_min = range.lr_min;
-    trial.policy.lr_max = range.lr_max;
-    trial.policy.lr_top = range.lr_top;
-    trial.policy.eps = range.eps;
-    trial.policy.layerwise = layerwise;
-    trial.mi.enabled = true;
+    use_mi_sgd(trial, range, layerwise);
     trial.seed = seed;
     trial.data.validation_fraction = 0;
     trial.evaluate_test = true;

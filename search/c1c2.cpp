@@ -181,15 +181,7 @@ std::vector<Job> plan_c1c2_round(const C1C2Config& config, const trials::TrialCo
     const auto& range = search.candidates[static_cast<std::size_t>(id)].range;
     Job job{"c1c2", c1c2_label(next->round, id), base};
     auto& trial = job.config;
-    trial.optimizer.name = "sgd";
-    trial.optimizer.lr = range.lr_top;
-    trial.policy.name = "mi";
-    trial.policy.lr_min = range.lr_min;
-    trial.policy.lr_max = range.lr_max;
-    trial.policy.lr_top = range.lr_top;
-    trial.policy.eps = range.eps;
-    trial.policy.layerwise = false;
-    trial.mi.enabled = true;
+    use_mi_sgd(trial, range, /*layerwise=*/false);
     trial.epochs = next->epochs;
     trial.data.validation_fraction = config.validation_fraction;
     trial.evaluate_test = false;  // never the test set

@@ -476,4 +476,16 @@ LrrtDecision decide_lrrt(const LrrtConfig& config, const LrrtTable& table) {
   return decide_lrrt(lrrt, table, lrrt.c1, lrrt.c2);
 }
 
+void use_mi_sgd(trials::TrialConfig& trial, const LrRange& range, bool layerwise) {
+  trial.optimizer.name = "sgd";
+  trial.optimizer.lr = range.lr_top;
+  trial.policy.name = "mi";
+  trial.policy.lr_min = range.lr_min;
+  trial.policy.lr_max = range.lr_max;
+  trial.policy.lr_top = range.lr_top;
+  trial.policy.eps = range.eps;
+  trial.policy.layerwise = layerwise;
+  trial.mi.enabled = true;
+}
+
 }  // namespace automl::search

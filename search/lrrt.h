@@ -103,6 +103,9 @@ struct LrRange {
   double lr_min = 0, lr_max = 0, lr_top = 0, eps = 0;
 };
 
+// Makes `trial` an MI-SGD run (Algorithm 1: SGD, policy "mi", MI on) over `range`.
+void use_mi_sgd(trials::TrialConfig& trial, const LrRange& range, bool layerwise);
+
 // The bounds from one attribute (SPEC.md 4), with the columns they were computed from.
 struct AttributeBounds {
   std::string attribute;    // train_accuracy | ity | neg_mae | ity:<layer>

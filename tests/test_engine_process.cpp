@@ -22,10 +22,10 @@ using namespace automl;
 
 namespace {
 
-// build/tests/automl_tests -> build/engine/automl
+// build/tests/automl_tests -> build/automl
 std::string automl_binary() {
   const auto self = std::filesystem::read_symlink("/proc/self/exe");
-  return (self.parent_path().parent_path() / "engine" / "automl").string();
+  return (self.parent_path().parent_path() / "automl").string();
 }
 
 // Starts `automl run` in its own process group (so one kill reaches its workers too).
