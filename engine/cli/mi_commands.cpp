@@ -1,10 +1,13 @@
-// `automl mi` and `automl mi-curve`: KSG mutual information between two CSV tables.
+// `automl mi` and `automl mi-curve`: KSG mutual information between two CSV tables, or (for
+// mi-curve) between the images and labels of an IDX data set such as Fashion-MNIST.
 #include <fmt/format.h>
 
 #include <cmath>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include <ATen/ATen.h>
@@ -12,6 +15,7 @@
 #include "common/error.h"
 #include "engine/cli/commands.h"
 #include "mi/mi.h"
+#include "trials/data.h"
 
 namespace automl::cli {
 namespace {
@@ -27,6 +31,7 @@ struct MiArgs {
   bool labels = false;
   std::vector<std::int64_t> sizes{100, 200, 500, 1000};
   int repeats = 5;
+  std::string data;  // mi-curve: an IDX data set directory instead of --x/--y
 };
 
 struct Loaded {
@@ -82,10 +87,20 @@ at::Tensor on_device(const at::Tensor& t, const std::string& device) {
   return t.to(at::Device(at::kCUDA, 0));
 }
 
-void add_common(CLI::App* cmd, MiArgs& a) {
-  cmd->add_option("--x", a.x, "CSV table of X (rows = samples; a header row is allowed)")
-      ->required();
-  cmd->add_option("--y", a.y, "CSV table of Y, same number of rows")->required();
+// X = the flattened training images of an IDX data set in [0, 1], Y = its one-hot labels: the
+// I(X;Y) of the paper's Figure 1.
+std::pair<at::Tensor, at::Tensor> load_idx_pair(const std::string& directory) {
+  const auto train = trials::load_idx_dataset(directory).train;
+  return {train.inputs.flatten(1).to(at::kDouble), mi::one_hot(train.targets, train.num_classes)};
+}
+
+void add_common(CLI::App* cmd, MiArgs& a, bool tables_required = true) {
+  auto* x = cmd->add_option("--x", a.x, "CSV table of X (rows = samples; a header row is allowed)");
+  auto* y = cmd->add_option("--y", a.y, "CSV table of Y, same number of rows");
+  if (tables_required) {
+    x->required();
+    y->required();
+  }
   cmd->add_option("--k", a.k, "Neighbours (KSG k)")->check(CLI::Range(1, 1000));
   cmd->add_option("--seed", a.seed, "Seed of the 1e-10 jitter");
   cmd->add_option("--threads", a.threads, "CPU threads (0 = all cores)")
@@ -128,25 +143,38 @@ void add_mi_commands(CLI::App& app) {
       "mi-curve",
       "MI-vs-sample-size curve (paper Fig. 1): mean and sd of I(X;Y) over random "
       "subsets, as CSV");
-  add_common(curve, *c);
+  add_common(curve, *c, /*tables_required=*/false);
+  curve->add_option("--data", c->data,
+                    "IDX data set directory (e.g. /usr/share/datasets/fashion-mnist): X = its "
+                    "training images, Y = their one-hot labels; instead of --x/--y");
   curve->add_option("--n", c->sizes, "Subset sizes, comma-separated")->delimiter(',');
   curve->add_option("--repeats", c->repeats, "Subsets per size")->check(CLI::Range(1, 100000));
   curve->add_flag("--labels", c->labels,
                   "Y is one column of class labels: one-hot encode it (as the engine does)");
   curve->add_option("--device", c->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
   curve->callback([c] {
-    const Loaded d = load_pair(*c);
-    at::Tensor y = d.y;
-    if (c->labels) {
-      const at::Tensor l = labels_of(d.ty, c->y);
-      y = mi::one_hot(l, l.max().item<std::int64_t>() + 1);
+    at::Tensor x, y;
+    if (!c->data.empty()) {
+      if (!c->x.empty() || !c->y.empty())
+        throw InputError("--data", "give either --data or --x and --y, not both");
+      std::tie(x, y) = load_idx_pair(c->data);
+    } else {
+      if (c->x.empty() || c->y.empty())
+        throw InputError("mi-curve", "needs --x and --y (CSV tables) or --data (an IDX data set)");
+      const Loaded d = load_pair(*c);
+      x = d.x;
+      y = d.y;
+      if (c->labels) {
+        const at::Tensor l = labels_of(d.ty, c->y);
+        y = mi::one_hot(l, l.max().item<std::int64_t>() + 1);
+      }
     }
     for (auto n : c->sizes)
-      if (n <= c->k || n > d.x.size(0))
+      if (n <= c->k || n > x.size(0))
         throw InputError("--n", fmt::format("size {} must be more than k = {} and at most the "
                                             "{} rows of the data",
-                                            n, c->k, d.x.size(0)));
-    const auto points = mi::mi_curve(on_device(d.x, c->device), on_device(y, c->device), c->sizes,
+                                            n, c->k, x.size(0)));
+    const auto points = mi::mi_curve(on_device(x, c->device), on_device(y, c->device), c->sizes,
                                      c->repeats, c->seed, options_of(*c));
     std::cout << "n,mean_nats,sd_nats,repeats\n";
     for (const auto& p : points)
