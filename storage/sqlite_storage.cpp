@@ -543,9 +543,10 @@ class SqliteStorage final : public Storage {
         experiment_id, [](SQLite::Statement& s) {
           return ResultRow{
               s.getColumn(0).getString(), static_cast<std::uint64_t>(s.getColumn(1).getInt64()),
-              s.getColumn(2).getInt64(),  "", s.getColumn(3).getDouble(),
-              s.getColumn(4).getDouble(), s.getColumn(5).getDouble(),
-              s.getColumn(6).getDouble(), s.getColumn(7).getString()};
+              s.getColumn(2).getInt64(),  "",
+              s.getColumn(3).getDouble(), s.getColumn(4).getDouble(),
+              s.getColumn(5).getDouble(), s.getColumn(6).getDouble(),
+              s.getColumn(7).getString()};
         });
   }
 
