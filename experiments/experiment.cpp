@@ -1,6 +1,7 @@
 #include "experiments/experiment.h"
 
 #include <fmt/format.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -87,6 +88,41 @@ bool is_regression(const trials::DataConfig& d) {
   return d.format == "csv";
 }
 
+// The number of samples an IDX label file announces in its header (magic 00 00 08 01, then the
+// big-endian count); -1 when the file is missing or is not an IDX label file.
+std::int64_t idx_label_count(const std::string& directory, const std::string& prefix) {
+  for (const auto& name : {prefix + "-labels-idx1-ubyte.gz", prefix + "-labels-idx1-ubyte"}) {
+    const auto path = (std::filesystem::path(directory) / name).string();
+    if (!std::filesystem::exists(path)) continue;
+    gzFile file = gzopen(path.c_str(), "rb");
+    if (!file) return -1;
+    unsigned char header[8];
+    const int got = gzread(file, header, sizeof header);
+    gzclose(file);
+    if (got != 8 || header[0] || header[1] || header[2] != 8 || header[3] != 1) return -1;
+    return (std::int64_t{header[4]} << 24) | (header[5] << 16) | (header[6] << 8) | header[7];
+  }
+  return -1;
+}
+
+// For IDX data: the files are there and the subsets fit in them, so that an experiment never
+// starts on data its trials cannot load.
+void check_idx_sizes(const Fields& f, const trials::DataConfig& d) {
+  const std::pair<const char*, std::int64_t> splits[] = {{"train", d.train_subset},
+                                                         {"t10k", d.test_subset}};
+  for (const auto& [prefix, subset] : splits) {
+    const auto count = idx_label_count(d.path, prefix);
+    if (count < 0)
+      throw InputError(f.where("path"),
+                       fmt::format("'{}' holds no readable {}-labels-idx1-ubyte(.gz): {}", d.path,
+                                   prefix, how_to_get(d.format, d.path)));
+    const char* key = std::string(prefix) == "train" ? "train_subset" : "test_subset";
+    if (subset > count)
+      throw InputError(f.where(key),
+                       fmt::format("{} is more than the {} samples in {}", subset, count, d.path));
+  }
+}
+
 void read_data(Fields f, trials::DataConfig& d, const LoadOptions& options) {
   f.optional("format", d.format);
   check_choice(f, "format", d.format, {"idx", "cifar10", "cifar100", "csv", "imagenet"});
@@ -105,6 +141,7 @@ void read_data(Fields f, trials::DataConfig& d, const LoadOptions& options) {
   check_range(f, "train_subset", static_cast<double>(d.train_subset), 0, kHuge);
   f.optional("test_subset", d.test_subset);
   check_range(f, "test_subset", static_cast<double>(d.test_subset), 0, kHuge);
+  if (options.check_data && d.format == "idx") check_idx_sizes(f, d);
   f.optional("validation_fraction", d.validation_fraction);
   check_range(f, "validation_fraction", d.validation_fraction, 0, 0.9);
   f.optional("normalize", d.normalize);

@@ -11,9 +11,10 @@ using automl::experiments::parse_experiment;
 
 namespace {
 
-// Prefixes `body` with a data section whose path exists (line numbers in `body` start at 3).
+// Prefixes `body` with a data section naming a real (tiny) IDX data set (line numbers in `body`
+// start at 3).
 std::string with_data_dir(const std::string& body) {
-  return std::string("data:\n  path: ") + AUTOML_SOURCE_DIR + "\n" + body;
+  return "data:\n  path: " + automl::test::tiny_idx_dir() + "\n" + body;
 }
 
 }  // namespace
@@ -73,6 +74,23 @@ TEST_CASE("Bad experiments fail with file:line and the key", "[experiments]") {
   SECTION("data path that does not exist") {
     CHECK_THROWS_WITH(parse_experiment("name: a\ndata: {path: /nonexistent/dir}\n", "x.yaml"),
                       Contains("x.yaml:2: data.path") && Contains("does not exist"));
+  }
+  SECTION("subsets larger than the data set") {
+    CHECK_THROWS_WITH(
+        parse_experiment(
+            "name: a\ndata:\n  path: " + automl::test::tiny_idx_dir() + "\n  train_subset: 21\n",
+            "x.yaml"),
+        Contains("x.yaml:4: data.train_subset") && Contains("21 is more than the 20 samples"));
+    CHECK_THROWS_WITH(parse_experiment("name: a\ndata:\n  path: " + automl::test::tiny_idx_dir() +
+                                           "\n  test_subset: 11\n",
+                                       "x.yaml"),
+                      Contains("data.test_subset") && Contains("11 is more than the 10 samples"));
+  }
+  SECTION("a data directory without IDX files") {
+    CHECK_THROWS_WITH(
+        parse_experiment(std::string("name: a\ndata: {path: ") + AUTOML_SOURCE_DIR + "}\n",
+                         "x.yaml"),
+        Contains("x.yaml:2: data.path") && Contains("train-labels-idx1-ubyte"));
   }
   SECTION("YAML syntax error") {
     CHECK_THROWS_WITH(parse_experiment("name: [a, b\n", "x.yaml"),

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <random>
 #include <stdexcept>
+#include <utility>
 
 namespace automl::test {
 
@@ -47,6 +48,25 @@ std::vector<std::uint8_t> idx_bytes(const std::vector<std::uint32_t>& shape,
       bytes.push_back(static_cast<std::uint8_t>((size >> shift) & 0xff));
   bytes.insert(bytes.end(), data.begin(), data.end());
   return bytes;
+}
+
+std::string tiny_idx_dir() {
+  static const TempDir dir;
+  static const bool written = [] {
+    for (const auto& [split, n] : {std::pair<std::string, std::uint32_t>{"train", 20},
+                                   std::pair<std::string, std::uint32_t>{"t10k", 10}}) {
+      std::vector<std::uint8_t> images(n * 4), labels(n);
+      for (std::uint32_t i = 0; i < n; ++i) {
+        labels[i] = static_cast<std::uint8_t>(i % 2);
+        images[i * 4] = static_cast<std::uint8_t>(200 * (i % 2));
+      }
+      write_gzip(dir.file(split + "-images-idx3-ubyte.gz"), idx_bytes({n, 2, 2}, images));
+      write_gzip(dir.file(split + "-labels-idx1-ubyte.gz"), idx_bytes({n}, labels));
+    }
+    return true;
+  }();
+  (void)written;
+  return dir.path().string();
 }
 
 std::string fashion_mnist_dir() {

@@ -30,6 +30,10 @@ void write_gzip(const std::string& path, const std::vector<std::uint8_t>& bytes)
 std::vector<std::uint8_t> idx_bytes(const std::vector<std::uint32_t>& shape,
                                     const std::vector<std::uint8_t>& data);
 
+// A directory holding a tiny IDX data set (train: 20 images, t10k: 10 images, 2x2 pixels, 2
+// classes), written once per test process.
+std::string tiny_idx_dir();
+
 // True when the Debian Fashion-MNIST package is installed (training tests need it).
 bool have_fashion_mnist();
 std::string fashion_mnist_dir();
