@@ -133,7 +133,7 @@ class KdTree {
     const int m = static_cast<int>(Q.end - Q.begin);
     gather(Q, qbuf);
     KBest best[kLeaf];
-    for (int t = 0; t < m; ++t) best[t] = KBest{scratch + t * k, k};
+    for (int t = 0; t < m; ++t) best[t] = KBest{scratch + static_cast<std::ptrdiff_t>(t) * k, k};
     double bmax = kInf;
     StackEntry stack[kMaxStack];
     int top = 0;
@@ -318,9 +318,11 @@ class KdTree {
     for (std::int64_t c = 0; c < d_; ++c, col += stride_) {
       const double qc = q[c];
       const v4d qv = {qc, qc, qc, qc};
-      for (int g = 0; g < kLeaf / 4; ++g) acc[g] = vmax(acc[g], vabs(load4(col + 4 * g) - qv));
+      for (int g = 0; g < kLeaf / 4; ++g)
+        acc[g] = vmax(acc[g], vabs(load4(col + std::ptrdiff_t{4} * g) - qv));
     }
-    for (int g = 0; g < kLeaf / 4; ++g) *reinterpret_cast<v4du*>(dist + 4 * g) = acc[g];
+    for (int g = 0; g < kLeaf / 4; ++g)
+      *reinterpret_cast<v4du*>(dist + std::ptrdiff_t{4} * g) = acc[g];
   }
 
   void bounding_box(const double* pts, std::int64_t begin, std::int64_t end, double* lo,
@@ -460,7 +462,8 @@ AUTOML_MI_CLONES void ksg_brute_range(const RowPoints& px, const RowPoints& py,
   KBest best[kQueryBlock];
   for (std::int64_t i0 = begin; i0 < end; i0 += kQueryBlock) {
     const int qn = static_cast<int>(std::min<std::int64_t>(kQueryBlock, end - i0));
-    for (int t = 0; t < qn; ++t) best[t] = KBest{scratch.data() + t * k, k};
+    for (int t = 0; t < qn; ++t)
+      best[t] = KBest{scratch.data() + static_cast<std::ptrdiff_t>(t) * k, k};
     for (std::int64_t jj = 0; jj < n; ++jj) {
       const std::int64_t j = i0 + jj < n ? i0 + jj : i0 + jj - n;
       const double* xj = px.row(j);
@@ -502,7 +505,8 @@ AUTOML_MI_CLONES void kth_brute_range(const RowPoints& p, int k, std::int64_t be
   KBest best[kQueryBlock];
   for (std::int64_t i0 = begin; i0 < end; i0 += kQueryBlock) {
     const int qn = static_cast<int>(std::min<std::int64_t>(kQueryBlock, end - i0));
-    for (int t = 0; t < qn; ++t) best[t] = KBest{scratch.data() + t * k, k};
+    for (int t = 0; t < qn; ++t)
+      best[t] = KBest{scratch.data() + static_cast<std::ptrdiff_t>(t) * k, k};
     for (std::int64_t j = 0; j < p.n; ++j)
       for (int t = 0; t < qn; ++t) {
         if (j == i0 + t) continue;

@@ -53,16 +53,16 @@ torch::Tensor draw(std::int64_t population, std::int64_t n, std::uint64_t seed) 
 // (x - mean) / std with mean and std over `dims` of the training inputs; a constant column or
 // channel keeps std 1 so that it maps to 0 instead of NaN.
 std::pair<torch::Tensor, torch::Tensor> fit_standardisation(const torch::Tensor& x,
-                                                            std::vector<std::int64_t> dims) {
+                                                            const std::vector<std::int64_t>& dims) {
   const auto mean = x.mean(dims, /*keepdim=*/true);
   auto std = x.std(dims, /*unbiased=*/false, /*keepdim=*/true);
   std = torch::where(std.gt(1e-12), std, torch::ones_like(std));
   return {mean, std};
 }
 
-void standardise(Splits& s, torch::Tensor Dataset::*field, std::vector<std::int64_t> dims) {
+void standardise(Splits& s, torch::Tensor Dataset::*field, const std::vector<std::int64_t>& dims) {
   if ((s.train.*field).size(0) == 0) return;
-  const auto [mean, std] = fit_standardisation(s.train.*field, std::move(dims));
+  const auto [mean, std] = fit_standardisation(s.train.*field, dims);
   for (Dataset* d : {&s.train, &s.validation, &s.test})
     if ((d->*field).defined()) d->*field = ((d->*field) - mean) / std;
   if (field == &Dataset::targets) {

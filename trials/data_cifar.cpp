@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -13,12 +14,12 @@
 namespace automl::trials {
 namespace {
 
-constexpr std::int64_t kImageBytes = 3 * 32 * 32;
+constexpr std::int64_t kImageBytes = std::int64_t{3} * 32 * 32;
 
 std::string require_file(const std::string& directory, const std::string& name) {
   if (!std::filesystem::is_directory(directory))
     throw InputError(directory, "no such data directory");
-  const auto path = (std::filesystem::path(directory) / name).string();
+  auto path = (std::filesystem::path(directory) / name).string();
   if (!std::filesystem::exists(path)) throw InputError(directory, fmt::format("missing {}", name));
   return path;
 }
@@ -115,7 +116,7 @@ Splits load_csv_dataset(const DataConfig& config, std::uint64_t seed) {
   const auto n = table.rows;
   if (n < 2) throw InputError(config.path, "needs at least 2 data rows (train and test)");
   const auto test_rows = std::clamp<std::int64_t>(
-      static_cast<std::int64_t>(config.test_fraction * static_cast<double>(n) + 0.5), 1, n - 1);
+      std::llround(config.test_fraction * static_cast<double>(n)), 1, n - 1);
   auto order = seeded_permutation(n, seed ^ 0x7e57da7aULL);
   std::vector<std::int64_t> test(order.begin(), order.begin() + test_rows);
   std::vector<std::int64_t> train(order.begin() + test_rows, order.end());

@@ -73,7 +73,7 @@ namespace {
 Dataset load_idx_pair(const std::string& directory, const std::string& prefix) {
   auto find = [&](const std::string& name) {
     for (const auto& candidate : {name + ".gz", name}) {
-      const auto path = (std::filesystem::path(directory) / candidate).string();
+      auto path = (std::filesystem::path(directory) / candidate).string();
       if (std::filesystem::exists(path)) return path;
     }
     throw InputError(directory, fmt::format("missing {0}.gz (or {0})", name));

@@ -52,7 +52,7 @@ MiStep mi_decay_step(const std::vector<double>& history, double bound, double pr
 }
 
 MiStep MiDecay::next() {
-  const MiStep step = mi_decay_step(history_, bound_, lr_, options_);
+  MiStep step = mi_decay_step(history_, bound_, lr_, options_);
   lr_ = step.lr;
   return step;
 }

@@ -391,7 +391,7 @@ using Factory =
     std::function<std::shared_ptr<Network>(const ModelConfig&, const InputShape&, std::int64_t)>;
 
 template <typename Model>
-Factory factory(std::map<std::string, double> defaults) {
+Factory factory(const std::map<std::string, double>& defaults) {
   return [defaults](const ModelConfig& c, const InputShape& s, std::int64_t outputs) {
     return std::make_shared<Model>(Options(c, defaults), s, outputs);
   };

@@ -8,7 +8,9 @@
 #include "common/error.h"
 #include "engine/cli/commands.h"
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   CLI::App app{
       "automl: an AutoML engine that trains deep networks with a learning rate set by mutual "
       "information (MI-SGD), tunes it with an LR range test, and compares it with Adam, "
@@ -23,12 +25,17 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
-  } catch (const automl::InputError& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    return 1;
-  } catch (const std::exception& e) {
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {  // InputError and every other failure meant for the user
     std::cerr << "error: " << e.what() << "\n";
     return 1;
   }
-  return 0;
 }
