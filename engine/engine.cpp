@@ -12,6 +12,7 @@
 #include "engine/process_runner.h"
 #include "engine/stages.h"
 #include "trials/config_json.h"
+#include "trials/data.h"
 #include "trials/trial.h"
 
 namespace automl::engine {
@@ -144,6 +145,14 @@ std::vector<std::string> describe_plan(const experiments::ExperimentConfig& e,
     }
   }
   return describe_plan(e, choose_plan(e, seconds_per_epoch));
+}
+
+void check_data(const experiments::ExperimentConfig& e) {
+  try {
+    trials::load_splits(e.trial.data, e.trial.seed);
+  } catch (const InputError& error) {
+    throw InputError(e.file, fmt::format("data: {}", error.what()));
+  }
 }
 
 RunReport run_experiment(const experiments::ExperimentConfig& e, storage::Storage& storage,

@@ -24,6 +24,10 @@ struct EngineOptions {
 // Where the trials of the experiment stored in `database` keep their checkpoints and logs.
 std::string checkpoint_dir(const std::string& database, const std::string& experiment);
 
+// Loads the experiment's data once, so that unreadable, truncated or inconsistent data files are
+// reported before anything is written. Throws InputError naming the experiment file.
+void check_data(const experiments::ExperimentConfig& experiment);
+
 // The plan as `--dry-run` shows it: per stage jobs, epochs, estimated cost, against the budget.
 // With a device-minutes budget and no stored calibration, a one-epoch calibration runs here.
 std::vector<std::string> describe_plan(const experiments::ExperimentConfig& experiment,

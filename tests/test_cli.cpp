@@ -113,3 +113,26 @@ TEST_CASE("automl mi-curve on an IDX data set gives mean and sd per size as CSV"
   CHECK_THAT(run_automl("mi-curve --data /nonexistent --n 20").output,
              Catch::Contains("/nonexistent"));
 }
+
+TEST_CASE("automl run on bad data fails before anything is written", "[cli]") {
+  automl::test::TempDir dir;
+  // A valid label file but an image file cut short: only loading the data finds it.
+  const std::vector<std::uint8_t> labels(10, 1), images(10 * 4, 7);
+  for (const std::string split : {"train", "t10k"}) {
+    automl::test::write_gzip(dir.file(split + "-labels-idx1-ubyte.gz"),
+                             automl::test::idx_bytes({10}, labels));
+    auto bytes = automl::test::idx_bytes({10, 2, 2}, images);
+    if (split == "train") bytes.resize(bytes.size() - 5);
+    automl::test::write_gzip(dir.file(split + "-images-idx3-ubyte.gz"), bytes);
+  }
+  const auto db = dir.file("out.db");
+  automl::test::write_text(dir.file("e.yaml"), "name: e\ndatabase: " + db + "\ndata: {path: " +
+                                                   dir.path().string() + "}\nepochs: 1\n");
+  for (const std::string extra : {"", " --dry-run"}) {
+    const auto r = run_automl("run " + dir.file("e.yaml") + extra);
+    CHECK(r.status == 1);
+    CHECK_THAT(r.output, Catch::Contains("e.yaml") && Catch::Contains("train-images") &&
+                             Catch::Contains("truncated"));
+    CHECK_FALSE(std::filesystem::exists(db));
+  }
+}

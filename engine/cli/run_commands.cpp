@@ -74,6 +74,7 @@ void add_run_commands(CLI::App& app) {
     if (!args->database.empty()) experiment.database = args->database;
     if (args->threads >= 0) experiment.threads = args->threads;
     const auto log = [](const std::string& line) { std::cout << line << std::endl; };
+    engine::check_data(experiment);  // before anything is written
     if (args->dry_run) {
       std::unique_ptr<storage::Storage> storage;
       if (std::filesystem::exists(experiment.database))
