@@ -21,6 +21,14 @@ using automl::trials::TrialConfig;
 
 namespace {
 
+// The diabetes table scripts/extract-sklearn-data.sh makes, or "" (with a warning) without it.
+std::string diabetes_csv() {
+  const std::string path = std::string(AUTOML_SOURCE_DIR) + "/data/sklearn/diabetes.csv";
+  if (std::filesystem::exists(path)) return path;
+  WARN(path << " is absent (scripts/extract-sklearn-data.sh makes it); skipping");
+  return "";
+}
+
 TrialConfig fashion(std::int64_t train, int epochs) {
   TrialConfig c;
   c.data.path = automl::test::fashion_mnist_dir();
@@ -268,11 +276,8 @@ TEST_CASE("Crash rules of SPEC.md 4, by hand", "[trials][crash]") {
 }
 
 TEST_CASE("A diverging trial ends as crashed with a reason, keeping its records", "[trials][run]") {
-  const std::string path = std::string(AUTOML_SOURCE_DIR) + "/data/sklearn/diabetes.csv";
-  if (!std::filesystem::exists(path)) {
-    WARN(path << " is absent (scripts/extract-sklearn-data.sh makes it); skipping");
-    return;
-  }
+  const std::string path = diabetes_csv();
+  if (path.empty()) return;
   TrialConfig c;
   c.data.format = "csv";
   c.data.path = path;
@@ -289,11 +294,8 @@ TEST_CASE("A diverging trial ends as crashed with a reason, keeping its records"
 }
 
 TEST_CASE("Regression on the diabetes table: MSE training lowers the MAE", "[trials][run]") {
-  const std::string path = std::string(AUTOML_SOURCE_DIR) + "/data/sklearn/diabetes.csv";
-  if (!std::filesystem::exists(path)) {
-    WARN(path << " is absent (scripts/extract-sklearn-data.sh makes it); skipping");
-    return;
-  }
+  const std::string path = diabetes_csv();
+  if (path.empty()) return;
   TrialConfig c;
   c.data.format = "csv";
   c.data.path = path;
