@@ -45,9 +45,8 @@ std::int64_t open_experiment(const experiments::ExperimentConfig& e, storage::St
   storage::TrialFilter filter;
   filter.experiment_id = found->id;
   const auto trials = storage.trials(filter);
-  const auto done = std::count_if(trials.begin(), trials.end(), [](const auto& t) {
-    return t.status == "done" || t.status == "crashed" || t.status == "failed";
-  });
+  const auto done = std::count_if(trials.begin(), trials.end(),
+                                  [](const auto& t) { return finished(t.status); });
   log(fmt::format("resuming experiment '{}': {} of {} planned job(s) finished", e.name, done,
                   trials.size()));
   return found->id;
@@ -57,8 +56,10 @@ std::string progress_text(const Progress& p, const experiments::ExperimentConfig
                           storage::Storage& storage) {
   std::string stages;
   for (const auto& s : p.stages)
-    stages += fmt::format("{}{} {}", stages.empty() ? "" : ", ", s.name,
-                          s.status == "planned" ? fmt::format("{}/{}", s.done, s.total) : s.status);
+    stages += fmt::format(
+        "{}{} {}", stages.empty() ? "" : ", ", name(s.stage),
+        s.status == StageStatus::planned ? fmt::format("{}/{}", s.done, s.total)
+                                         : std::string(name(s.status)));
   std::string budget = fmt::format("{:.0f} device-s spent", p.spent_device_seconds);
   if (e.budget.device_minutes > 0)
     budget += fmt::format(", {:.0f} left",
@@ -89,7 +90,8 @@ std::string progress_text(const Progress& p, const experiments::ExperimentConfig
 void log_results(storage::Storage& storage, std::int64_t experiment_id, const Log& log) {
   for (const auto& r : storage.results(experiment_id))
     log(fmt::format("result: {:<18} seed {:<4} lr {:<8.3g} test acc {:.4f} (best {:.4f}) {}",
-                    r.method, r.seed, r.lr, r.final_test_accuracy, r.best_test_accuracy, r.status));
+                    name(r.method), r.seed, r.lr, r.final_test_accuracy, r.best_test_accuracy,
+                    name(r.status)));
 }
 
 // The plan as decided (stored), else as it would be without a measurement.
@@ -98,7 +100,7 @@ void log_plan(storage::Storage& storage, const experiments::ExperimentConfig& e,
   PlanChoice plan = choose_plan(e, 0);
   bool decided = false;
   for (const auto& stage : storage.stages(experiment_id))
-    if (stage.name == "plan" && stage.status == "done") {
+    if (stage.stage == Stage::plan && stage.status == StageStatus::done) {
       plan = plan_from_json(nlohmann::json::parse(stage.decision));
       decided = true;
     }
@@ -108,14 +110,26 @@ void log_plan(storage::Storage& storage, const experiments::ExperimentConfig& e,
 
 }  // namespace
 
+Outcome outcome_of(const RunReport& report) {
+  if (report.interrupted) return {128 + report.interrupted, "interrupted"};
+  if (report.complete && report.trials_failed == 0) return {0, "complete"};
+  if (report.budget_spent) return {3, "stopped by its budget"};
+  return {4, report.complete ? "complete with failed trials" : "incomplete"};
+}
+
 int visible_gpus() {
   return static_cast<int>(torch::cuda::device_count());
 }
 
-std::vector<Slot> machine_slots(const experiments::DevicesConfig& devices, int gpus) {
-  if (devices.kind == "cuda" && gpus == 0)
-    throw InputError("devices.kind", "cuda asked for, but no GPU is visible");
-  return make_slots(devices.kind, gpus, devices.slots_per_gpu, devices.cpu_slots);
+std::vector<Slot> machine_slots(const experiments::ExperimentConfig& e, int gpus) {
+  if (e.devices.kind == "cuda" && gpus == 0)
+    throw InputError(e.file, "devices.kind: cuda asked for, but no GPU is visible");
+  // A trial on the CPU that asked for a GPU would silently be a different experiment.
+  if (e.trial.device.rfind("cuda", 0) == 0 && (gpus == 0 || e.devices.kind == "cpu"))
+    throw InputError(e.file, fmt::format("device: {} asked for, but {}", e.trial.device,
+                                         gpus == 0 ? "no GPU is visible"
+                                                   : "devices.kind is cpu"));
+  return make_slots(e.devices.kind, gpus, e.devices.slots_per_gpu, e.devices.cpu_slots);
 }
 
 std::string checkpoint_dir(const std::string& database, const std::string& experiment) {
@@ -129,11 +143,11 @@ std::vector<std::string> describe_plan(const experiments::ExperimentConfig& e,
     const auto found = storage ? storage->find_experiment(e.name) : std::nullopt;
     if (found)
       for (const auto& stage : storage->stages(found->id))
-        if (stage.name == "calibrate" && stage.status == "done")
+        if (stage.stage == Stage::calibrate && stage.status == StageStatus::done)
           seconds_per_epoch = nlohmann::json::parse(stage.decision).value("seconds_per_epoch", 0.0);
     if (seconds_per_epoch <= 0) {
       log("calibrating: one epoch of the base trial, to estimate the cost");
-      const auto slots = machine_slots(e.devices, visible_gpus());
+      const auto slots = machine_slots(e, visible_gpus());
       auto job = calibration_job(e);
       job.config.device = slots.front().device;
       search::JobResult result;
@@ -158,8 +172,8 @@ void check_data(const experiments::ExperimentConfig& e) {
 RunReport run_experiment(const experiments::ExperimentConfig& e, storage::Storage& storage,
                          const EngineOptions& options, const Log& log) {
   const auto experiment_id = open_experiment(e, storage, log);
-  storage.set_experiment_status(experiment_id, "running");
-  const auto slots = machine_slots(e.devices, options.gpus >= 0 ? options.gpus : visible_gpus());
+  const auto slots = machine_slots(e, options.gpus >= 0 ? options.gpus : visible_gpus());
+  storage.set_experiment_status(experiment_id, ExperimentStatus::running);
   log(fmt::format("{} slot(s): {}", slots.size(), [&] {
     std::string names;
     for (const auto& s : slots) names += (names.empty() ? "" : " ") + s.name;
@@ -183,11 +197,11 @@ RunReport run_experiment(const experiments::ExperimentConfig& e, storage::Storag
   scheduler_options.heartbeat_timeout = options.heartbeat_timeout;
   scheduler_options.tick_seconds = options.tick_seconds;
   Scheduler scheduler(storage, experiment_id, experiment_stages(e, slots.front().device_share),
-                      slots, runner, scheduler_options, [&](const std::string& line) {
-                        log(line);
-                        if (line.rfind("stage plan: decided", 0) == 0)
-                          log_plan(storage, e, experiment_id, log);
-                      });
+                      slots, runner, scheduler_options, log);
+  scheduler.on_stage = [&](const StageEvent& event) {
+    if (event.stage == Stage::plan && event.status == StageStatus::done)
+      log_plan(storage, e, experiment_id, log);
+  };
   std::string last_progress;
   double last_time = -1e9;
   scheduler.on_progress = [&](const Progress& p) {
@@ -198,7 +212,12 @@ RunReport run_experiment(const experiments::ExperimentConfig& e, storage::Storag
     log(text);
   };
   auto report = scheduler.run();
-  storage.set_experiment_status(experiment_id, report.complete ? "done" : "stopped");
+  storage.set_experiment_status(experiment_id, report.interrupted ? ExperimentStatus::interrupted
+                                               : report.complete  ? ExperimentStatus::done
+                                                                  : ExperimentStatus::stopped);
+  if (report.interrupted)
+    log("interrupted: the running trials went back to pending; run the same command again to "
+        "resume");
   if (report.budget_spent)
     log(
         fmt::format("budget spent: {} job(s) not started; run again with a larger budget to "

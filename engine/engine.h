@@ -38,8 +38,21 @@ std::vector<std::string> describe_plan(const experiments::ExperimentConfig& expe
 RunReport run_experiment(const experiments::ExperimentConfig& experiment, storage::Storage& storage,
                          const EngineOptions& options, const Log& log);
 
-// The slots of `devices` on this machine.
-std::vector<Slot> machine_slots(const experiments::DevicesConfig& devices, int gpus);
+// How a run ended, for the terminal and the exit status of `automl run` (docs/engine.md):
+//   0 complete: every stage decided and no trial failed
+//   3 stopped by its budget: run again with a larger budget to go on
+//   4 incomplete: a stage failed or was skipped, or trials failed after all their attempts
+//   128 + N interrupted by signal N (130 for Ctrl-C): run again to resume
+// (1 is an error in the input or the database, 2 a command-line usage error.)
+struct Outcome {
+  int exit_code = 0;
+  const char* word = "complete";
+};
+Outcome outcome_of(const RunReport& report);
+
+// The slots of the experiment's `devices` on this machine, given `gpus` visible GPUs. Refuses
+// (InputError) a GPU experiment on a machine without one.
+std::vector<Slot> machine_slots(const experiments::ExperimentConfig& experiment, int gpus);
 int visible_gpus();
 
 }  // namespace automl::engine

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "engine/records.h"
 #include "trials/config_json.h"
 
 namespace automl::engine {
@@ -9,16 +10,21 @@ namespace automl::engine {
 FakeRunner::FakeRunner(storage::Storage& storage, FakeScript script)
     : storage_(storage), script_(std::move(script)) {}
 
-void FakeRunner::start(const Launch& launch) {
+bool FakeRunner::start(const Launch& launch) {
   const std::string worker = "fake:" + launch.slot.name;
-  const auto trial = storage_.claim_trial({0, launch.trial_id, worker, launch.slot.device});
-  if (!trial) throw std::logic_error("fake runner: trial " + launch.label + " is not pending");
-  // As a worker without a checkpoint: a restarted trial recomputes its epochs from the start.
-  storage_.delete_epochs_after(trial->id, 0);
-  const auto config = nlohmann::json::parse(trial->config).get<trials::TrialConfig>();
-  auto outcome = script_(*trial, config);
-  placements.push_back({trial->id, trial->label, trial->stage, launch.slot.index, now_, -1});
+  const auto pending = storage_.trial(launch.trial_id);
+  if (!pending || pending->status != TrialStatus::pending)
+    throw std::logic_error("fake runner: trial " + launch.label + " is not pending");
+  const auto config = nlohmann::json::parse(pending->config).get<trials::TrialConfig>();
+  auto outcome = script_(*pending, config);
+  if (outcome.end != FakeEnd::died_before_claim) {
+    storage_.claim_trial({0, launch.trial_id, worker, launch.slot.device});
+    // As a worker without a checkpoint: a restarted trial recomputes its epochs from the start.
+    storage_.delete_epochs_after(launch.trial_id, 0);
+  }
+  placements.push_back({pending->id, pending->label, pending->stage, launch.slot.index, now_, -1});
   events_.push_back({placements.size() - 1, launch, std::move(outcome)});
+  return true;
 }
 
 std::optional<Exit> FakeRunner::wait(double timeout_seconds) {
@@ -42,17 +48,17 @@ Exit FakeRunner::finish(const Event& event) {
   const auto& outcome = event.outcome;
   const auto id = event.launch.trial_id;
   const std::string worker = "fake:" + event.launch.slot.name;
+  if (outcome.end == FakeEnd::died_before_claim) return {id, worker, -9, "signal 9 (Killed)"};
   for (const auto& record : outcome.epochs) storage_.add_epoch(epoch_row(id, record));
-  if (outcome.status == "died") return {id, worker, -9, "signal 9 (Killed)"};
-  if (outcome.status == "failed") {
-    storage_.finish_trial(id, "failed", outcome.summary.reason, outcome.seconds, "{}");
+  if (outcome.end == FakeEnd::died) return {id, worker, -9, "signal 9 (Killed)"};
+  if (outcome.end == FakeEnd::failed) {
+    storage_.finish_trial(id, TrialStatus::failed, outcome.summary.reason, outcome.seconds, "{}");
     return {id, worker, 1, "exit 1"};
   }
   auto summary = outcome.summary;
-  summary.status = outcome.status;
+  summary.status = outcome.end == FakeEnd::crashed ? TrialStatus::crashed : TrialStatus::done;
   summary.seconds = outcome.seconds;
-  storage_.finish_trial(id, outcome.status, summary.reason, outcome.seconds,
-                        nlohmann::json(summary).dump());
+  storage_.finish_trial(id, summary.status, summary.reason, outcome.seconds, summary_text(summary));
   return {id, worker, 0, "exit 0"};
 }
 

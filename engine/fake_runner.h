@@ -9,11 +9,14 @@
 
 namespace automl::engine {
 
+// How a fake trial ends: done or crashed as the trial says; failed: it throws; died: its worker
+// is killed mid-run (the trial stays running in storage); died_before_claim: its worker dies
+// before it claims the trial (the trial stays pending).
+enum class FakeEnd { done, crashed, failed, died, died_before_claim };
+
 struct FakeOutcome {
   double seconds = 1;
-  // done | crashed: the trial ends so; failed: it throws; died: its worker is killed mid-run
-  // (the trial stays running in storage).
-  std::string status = "done";
+  FakeEnd end = FakeEnd::done;
   std::vector<trials::EpochRecord> epochs;
   trials::TrialSummary summary;
 };
@@ -24,7 +27,8 @@ using FakeScript =
 // Where and when one trial ran.
 struct Placement {
   std::int64_t trial_id = 0;
-  std::string label, stage;
+  std::string label;
+  Stage stage = Stage::plan;
   int slot = 0;
   double start = 0, end = 0;
 };
@@ -32,7 +36,7 @@ struct Placement {
 class FakeRunner final : public TrialRunner {
  public:
   FakeRunner(storage::Storage& storage, FakeScript script);
-  void start(const Launch& launch) override;
+  bool start(const Launch& launch) override;
   std::optional<Exit> wait(double timeout_seconds) override;
   double now() override { return now_; }
 

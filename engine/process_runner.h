@@ -1,7 +1,9 @@
 #pragma once
 // Runs every trial in its own worker process (`automl worker`), so that a crash or an
 // out-of-memory kill takes down only that trial. Boost.Asio drives the waiting: SIGCHLD for
-// workers that end, a timer for the scheduler's ticks.
+// workers that end, SIGINT/SIGTERM for a clean stop, a timer for the scheduler's ticks. Workers
+// run in their own process group, so a terminal's Ctrl-C reaches the engine alone, which then
+// ends them and returns their trials.
 #include <map>
 #include <memory>
 #include <string>
@@ -23,15 +25,20 @@ class ProcessRunner final : public TrialRunner {
  public:
   explicit ProcessRunner(ProcessRunnerOptions options);
   ~ProcessRunner() override;
-  void start(const Launch& launch) override;
+  bool start(const Launch& launch) override;
   std::optional<Exit> wait(double timeout_seconds) override;
   double now() override;
   void stop_all() override;
+  void abandon(std::int64_t trial_id) override;
+  int interrupted() override;
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// Where the slots' lock files of `options.database` live.
+std::string slot_lock_dir(const ProcessRunnerOptions& options);
 
 // The worker's command line for `launch` (argv[0] first).
 std::vector<std::string> worker_command(const ProcessRunnerOptions& options, const Launch& launch);

@@ -3,16 +3,18 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <functional>
 #include <set>
 #include <stdexcept>
 
-#include "trials/config_json.h"
+#include "engine/records.h"
+#include "engine/worker.h"
 
 namespace automl::engine {
 namespace {
 
-storage::StageDecision closing(std::int64_t experiment_id, const std::string& stage,
-                               const std::string& status, const nlohmann::json& why) {
+storage::StageDecision closing(std::int64_t experiment_id, Stage stage, StageStatus status,
+                               const nlohmann::json& why) {
   storage::StageDecision d;
   d.experiment_id = experiment_id;
   d.stage = stage;
@@ -29,26 +31,10 @@ std::string brief(const std::string& decision) {
   return decision.size() <= 160 ? decision : decision.substr(0, 157) + "...";
 }
 
-bool finished(const std::string& status) {
-  return status == "done" || status == "crashed" || status == "failed";
-}
-
-bool stage_closed(const std::string& status) {
-  return status == "done" || status == "failed" || status == "skipped";
-}
-
-trials::TrialSummary parse_summary(const std::string& text) {
-  trials::TrialSummary s;
-  const auto j = nlohmann::json::parse(text.empty() ? "{}" : text, nullptr, false);
-  if (!j.is_object()) return s;
-  s.status = j.value("status", s.status);
-  s.reason = j.value("reason", s.reason);
-  s.epochs_run = j.value("epochs_run", 0);
-  s.best_test_accuracy = j.value("best_test_accuracy", 0.0);
-  s.final_test_accuracy = j.value("final_test_accuracy", 0.0);
-  s.best_test_mae = j.value("best_test_mae", 0.0);
-  s.seconds = j.value("seconds", 0.0);
-  return s;
+storage::TrialFilter of_experiment(std::int64_t experiment_id) {
+  storage::TrialFilter filter;
+  filter.experiment_id = experiment_id;
+  return filter;
 }
 
 }  // namespace
@@ -67,65 +53,18 @@ std::vector<Slot> make_slots(const std::string& kind, int gpus, int slots_per_gp
   return slots;
 }
 
-storage::EpochRow epoch_row(std::int64_t trial_id, const trials::EpochRecord& r) {
-  storage::EpochRow row;
-  row.trial_id = trial_id;
-  row.epoch = r.epoch;
-  row.lr = r.lr;
-  row.train_loss = r.train_loss;
-  row.train_accuracy = r.train_accuracy;
-  row.test_loss = r.test_loss;
-  row.test_accuracy = r.test_accuracy;
-  row.ity = r.ity;
-  row.seconds = r.seconds;
-  row.mi_seconds = r.mi_seconds;
-  row.extra = nlohmann::json{{"bound", r.bound},
-                             {"train_mae", r.train_mae},
-                             {"test_mae", r.test_mae},
-                             {"validation_accuracy", r.validation_accuracy},
-                             {"validation_mae", r.validation_mae}}
-                  .dump();
-  for (const auto& g : r.groups)
-    row.groups.push_back({g.name, g.lr, g.ity, g.d_p, g.d_p_raw, g.d_s, g.decision});
-  return row;
-}
-
-trials::EpochRecord epoch_record(const storage::EpochRow& row) {
-  trials::EpochRecord r;
-  r.epoch = row.epoch;
-  r.lr = row.lr;
-  r.train_loss = row.train_loss;
-  r.train_accuracy = row.train_accuracy;
-  r.test_loss = row.test_loss;
-  r.test_accuracy = row.test_accuracy;
-  r.ity = row.ity;
-  r.seconds = row.seconds;
-  r.mi_seconds = row.mi_seconds;
-  const auto extra = nlohmann::json::parse(row.extra.empty() ? "{}" : row.extra, nullptr, false);
-  if (extra.is_object()) {
-    r.bound = extra.value("bound", 0.0);
-    r.train_mae = extra.value("train_mae", 0.0);
-    r.test_mae = extra.value("test_mae", 0.0);
-    r.validation_accuracy = extra.value("validation_accuracy", 0.0);
-    r.validation_mae = extra.value("validation_mae", 0.0);
-  }
-  for (const auto& g : row.groups)
-    r.groups.push_back({g.name, g.lr, g.ity, g.d_p, g.d_p_raw, g.d_s, g.decision});
-  return r;
-}
-
-search::JobResult job_result(const storage::TrialRow& trial,
-                             const std::vector<storage::EpochRow>& epochs) {
-  search::JobResult result;
-  result.label = trial.label;
-  result.status = trial.status;
-  for (const auto& e : epochs) result.epochs.push_back(epoch_record(e));
-  result.summary = parse_summary(trial.summary);
-  if (trial.status == "failed") {
-    result.summary.status = "failed";
-    result.summary.reason = trial.reason;
-  }
-  return result;
+std::map<Stage, int> chain_lengths(const std::vector<StageSpec>& stages) {
+  std::map<Stage, int> length;
+  std::function<int(Stage)> longest = [&](Stage stage) {
+    if (const auto found = length.find(stage); found != length.end()) return found->second;
+    int after = 0;
+    for (const auto& spec : stages)
+      if (std::count(spec.after.begin(), spec.after.end(), stage))
+        after = std::max(after, longest(spec.stage));
+    return length[stage] = after + 1;
+  };
+  for (const auto& spec : stages) longest(spec.stage);
+  return length;
 }
 
 Scheduler::Scheduler(storage::Storage& storage, std::int64_t experiment_id,
@@ -137,14 +76,36 @@ Scheduler::Scheduler(storage::Storage& storage, std::int64_t experiment_id,
       slots_(std::move(slots)),
       runner_(runner),
       options_(options),
-      log_(std::move(log)) {
+      log_(std::move(log)),
+      priority_(chain_lengths(stages_)) {
   if (slots_.empty()) throw std::invalid_argument("scheduler: no slots to run trials on");
 }
 
-std::string Scheduler::stage_status(const std::string& name) {
-  for (const auto& row : storage_.stages(experiment_id_))
-    if (row.name == name) return row.status;
-  return "waiting";
+std::map<Stage, StageStatus> Scheduler::stage_statuses() {
+  std::map<Stage, StageStatus> statuses;
+  for (const auto& spec : stages_) statuses[spec.stage] = StageStatus::waiting;
+  for (const auto& row : storage_.stages(experiment_id_)) statuses[row.stage] = row.status;
+  return statuses;
+}
+
+bool Scheduler::all_stages(bool (*test)(StageStatus)) {
+  const auto statuses = stage_statuses();
+  return std::all_of(stages_.begin(), stages_.end(),
+                     [&](const StageSpec& s) { return test(statuses.at(s.stage)); });
+}
+
+void Scheduler::emit(const StageEvent& event) {
+  switch (event.status) {
+    case StageStatus::planned:
+      log_(fmt::format("stage {}: planned {} job(s)", name(event.stage), event.jobs));
+      break;
+    case StageStatus::done:
+      log_(fmt::format("stage {}: decided {}", name(event.stage), brief(event.decision)));
+      break;
+    default:
+      log_(fmt::format("stage {}: {}: {}", name(event.stage), name(event.status), event.decision));
+  }
+  if (on_stage) on_stage(event);
 }
 
 void Scheduler::advance_stages() {
@@ -156,89 +117,83 @@ void Scheduler::advance_stages() {
   }
 }
 
+void Scheduler::close_stage(const StageSpec& spec, storage::StageDecision decision,
+                            const std::string& why) {
+  decision.experiment_id = experiment_id_;
+  decision.stage = spec.stage;
+  storage_.save_decision(decision);
+  emit({spec.stage, decision.status, 0,
+        decision.status == StageStatus::done ? decision.decision : why});
+}
+
 bool Scheduler::advance_stage(const StageSpec& spec) {
   const auto rows = storage_.stages(experiment_id_);
-  auto status_of = [&](const std::string& name) -> std::string {
-    for (const auto& row : rows)
-      if (row.name == name) return row.status;
-    return "waiting";
-  };
-  if (stage_closed(status_of(spec.name))) return false;
+  const auto statuses = stage_statuses();
+  if (closed(statuses.at(spec.stage))) return false;
 
   StageInputs inputs;
-  for (const auto& dependency : spec.after) {
-    const auto status = status_of(dependency);
-    if (status == "failed" || status == "skipped") {
-      storage_.save_decision(closing(experiment_id_, spec.name, "skipped",
-                                     {{"reason", dependency + " did not decide"}}));
-      log_(fmt::format("stage {}: skipped ({} did not decide)", spec.name, dependency));
+  for (const auto dependency : spec.after) {
+    const auto status = statuses.count(dependency) ? statuses.at(dependency) : StageStatus::waiting;
+    if (status == StageStatus::failed || status == StageStatus::skipped) {
+      const auto why = fmt::format("{} did not decide", name(dependency));
+      close_stage(spec, closing(experiment_id_, spec.stage, StageStatus::skipped, {{"reason", why}}),
+                  why);
       return true;
     }
-    if (status != "done") return false;
+    if (status != StageStatus::done) return false;
     for (const auto& row : rows)
-      if (row.name == dependency)
-        inputs.decisions[dependency] = nlohmann::json::parse(row.decision);
+      if (row.stage == dependency) inputs.decisions[dependency] = nlohmann::json::parse(row.decision);
   }
 
-  storage::TrialFilter filter;
-  filter.experiment_id = experiment_id_;
-  filter.stage = spec.name;
+  auto filter = of_experiment(experiment_id_);
+  filter.stage = spec.stage;
   const auto own = storage_.trials(filter);
   for (const auto& trial : own)
     if (!finished(trial.status)) return false;  // the current round is still running
-  std::set<std::string> existing;
-  for (const auto& trial : own) {
-    existing.insert(trial.label);
-    inputs.results.push_back(job_result(trial, storage_.epochs(trial.id)));
-  }
-  inputs.results_of = [this](const std::string& stage) { return finished_results(stage); };
+  for (const auto& trial : own) inputs.results.push_back(job_result(trial, storage_.epochs(trial.id)));
+  inputs.results_of = [this](Stage stage) { return finished_results(stage); };
 
   StageStep step;
   try {
     step = spec.next(inputs);
+  } catch (const storage::StorageError&) {
+    throw;  // the database failed, not the stage: never recorded as the stage's decision
   } catch (const std::exception& e) {
-    storage_.save_decision(closing(experiment_id_, spec.name, "failed", {{"error", e.what()}}));
-    log_(fmt::format("stage {}: failed: {}", spec.name, e.what()));
+    close_stage(spec, closing(experiment_id_, spec.stage, StageStatus::failed, {{"error", e.what()}}),
+                e.what());
     return true;
   }
-
   if (step.jobs.empty()) {
-    step.decision.experiment_id = experiment_id_;
-    step.decision.stage = spec.name;
-    step.decision.status = "done";
-    storage_.save_decision(step.decision);
-    log_(fmt::format("stage {}: decided {}", spec.name, brief(step.decision.decision)));
+    step.decision.status = StageStatus::done;
+    close_stage(spec, step.decision, "");
     return true;
   }
-
-  std::vector<storage::TrialRow> rows_to_add;
-  for (const auto& job : step.jobs) {
-    if (existing.count(job.label)) continue;
-    storage::TrialRow row;
-    row.experiment_id = experiment_id_;
-    row.stage = spec.name;
-    row.label = job.label;
-    row.seed = job.config.seed;
-    row.config = nlohmann::json(job.config).dump();
-    row.estimated_seconds = step.seconds_per_epoch * job.config.epochs;
-    rows_to_add.push_back(std::move(row));
-  }
-  if (rows_to_add.empty()) {
-    // Asking again for jobs that already ran would loop for ever: a defect of the stage.
-    storage_.save_decision(closing(experiment_id_, spec.name, "failed",
-                                   {{"error", "planned only jobs that already ran"}}));
-    log_(fmt::format("stage {}: failed: planned only jobs that already ran", spec.name));
-    return true;
-  }
-  storage_.add_trials(rows_to_add);
-  storage_.set_stage(experiment_id_, spec.name, "planned");
-  log_(fmt::format("stage {}: planned {} job(s)", spec.name, rows_to_add.size()));
+  plan_jobs(spec, step, own);
   return true;
 }
 
-std::vector<search::JobResult> Scheduler::finished_results(const std::string& stage) {
-  storage::TrialFilter filter;
-  filter.experiment_id = experiment_id_;
+void Scheduler::plan_jobs(const StageSpec& spec, const StageStep& step,
+                          const std::vector<storage::TrialRow>& existing) {
+  std::set<std::string> labels;
+  for (const auto& trial : existing) labels.insert(trial.label);
+  std::vector<storage::TrialRow> rows;
+  for (const auto& job : step.jobs)
+    if (!labels.count(job.label))
+      rows.push_back(trial_row(experiment_id_, job, step.seconds_per_epoch * job.config.epochs));
+  if (rows.empty()) {
+    // Asking again for jobs that already ran would loop for ever: a defect of the stage.
+    const std::string why = "planned only jobs that already ran";
+    close_stage(spec, closing(experiment_id_, spec.stage, StageStatus::failed, {{"error", why}}),
+                why);
+    return;
+  }
+  storage_.add_trials(rows);
+  storage_.set_stage(experiment_id_, spec.stage, StageStatus::planned);
+  emit({spec.stage, StageStatus::planned, rows.size(), ""});
+}
+
+std::vector<search::JobResult> Scheduler::finished_results(Stage stage) {
+  auto filter = of_experiment(experiment_id_);
   filter.stage = stage;
   std::vector<search::JobResult> results;
   for (const auto& trial : storage_.trials(filter))
@@ -263,27 +218,18 @@ bool Scheduler::budget_left() {
   return true;
 }
 
-namespace {
-
-int stage_rank(const std::string& stage) {
-  static const std::vector<std::string> order = {"lrrt", "c1c2", "mi_sgd", "baseline_search",
-                                                 "baseline"};
-  const auto found = std::find(order.begin(), order.end(), stage);
-  return static_cast<int>(found - order.begin());
-}
-
-}  // namespace
-
 void Scheduler::start_jobs() {
   if (running_.size() >= slots_.size()) return;
-  storage::TrialFilter filter;
-  filter.experiment_id = experiment_id_;
-  filter.status = "pending";
+  auto filter = of_experiment(experiment_id_);
+  filter.status = TrialStatus::pending;
   auto pending = storage_.trials(filter);
-  // The longest chain first: LRRT -> C1/C2 -> MI-SGD waits on each stage in turn, while the
-  // baselines' chain is shorter; within a stage, the order the jobs were planned in.
-  std::stable_sort(pending.begin(), pending.end(), [](const auto& a, const auto& b) {
-    return stage_rank(a.stage) < stage_rank(b.stage);
+  // The longest chain of stages first (LRRT -> C1/C2 -> MI-SGD waits on each stage in turn);
+  // ties to the stage declared first; within a stage, the order the jobs were planned in.
+  std::map<Stage, std::size_t> declared;
+  for (std::size_t i = 0; i < stages_.size(); ++i) declared[stages_[i].stage] = i;
+  std::stable_sort(pending.begin(), pending.end(), [&](const auto& a, const auto& b) {
+    return std::make_pair(-priority_[a.stage], declared[a.stage]) <
+           std::make_pair(-priority_[b.stage], declared[b.stage]);
   });
   std::set<std::int64_t> launched;
   for (const auto& [slot, run] : running_) launched.insert(run.launch.trial_id);
@@ -293,6 +239,7 @@ void Scheduler::start_jobs() {
     while (next != pending.end() && launched.count(next->id)) ++next;
     if (next == pending.end()) return;
     if (!budget_left()) {
+      budget_blocked_ = true;
       if (!budget_message_shown_)
         log_(fmt::format("budget spent ({:.0f} device-s, {} epochs): starting no more jobs",
                          spent_device_seconds(), storage_.epochs_run(experiment_id_)));
@@ -300,9 +247,19 @@ void Scheduler::start_jobs() {
       return;
     }
     Launch launch{next->id, next->label, slot};
-    runner_.start(launch);
+    if (!runner_.start(launch)) continue;  // another engine's worker holds this slot
     running_[slot.index] = {launch, runner_.now()};
     ++next;
+  }
+}
+
+void Scheduler::requeue_stale() {
+  for (const auto& stale : storage_.requeue_stale(experiment_id_, options_.heartbeat_timeout)) {
+    log_(fmt::format("trial {} {}: worker {} went silent; back to pending", stale.id, stale.label,
+                     stale.worker));
+    // A worker of ours that is paused or hung would hold its slot and wake up to a trial that
+    // is no longer its own: end it (its exit then frees the slot).
+    runner_.abandon(stale.id);
   }
 }
 
@@ -317,48 +274,65 @@ void Scheduler::handle_exit(const Exit& exit) {
                               (runner_.now() - run.started) * run.launch.slot.device_share);
   const auto trial = storage_.trial(exit.trial_id);
   if (!trial) return;
-  if (trial->status == "running" && trial->worker == exit.worker) {
+  const auto where = fmt::format("trial {} {}", trial->id, trial->label);
+  const bool claimed_by_it = trial->worker == exit.worker;
+  if (trial->status == TrialStatus::running && claimed_by_it) {
     // The worker died before it finished the trial (crash, out of memory, killed).
     storage_.release_trial(trial->id, "worker ended without finishing: " + exit.how,
                            options_.max_attempts);
-    log_(fmt::format("trial {} {}: worker ended ({}) on {}; {}", trial->id, trial->label, exit.how,
-                     run.launch.slot.name,
+    log_(fmt::format("{}: worker ended ({}) on {}; {}", where, exit.how, run.launch.slot.name,
                      trial->attempts >= options_.max_attempts ? "failed" : "will run again"));
     return;
   }
-  if (trial->status == "pending") {
-    // The worker never claimed it: it could not start (or another worker holds it).
-    if (exit.exit_code != 0) {
-      storage_.finish_trial(trial->id, "failed", "worker could not start: " + exit.how, 0, "{}");
-      log_(fmt::format("trial {} {}: worker could not start ({})", trial->id, trial->label,
-                       exit.how));
-    }
+  if (trial->status == TrialStatus::pending && !claimed_by_it && exit.exit_code != kWorkerNothing) {
+    // The worker died before it claimed the trial: an attempt all the same.
+    storage_.count_failed_start(trial->id, "worker ended before it started the trial: " + exit.how,
+                                options_.max_attempts);
+    log_(fmt::format("{}: worker ended before it started ({}) on {}; {}", where, exit.how,
+                     run.launch.slot.name,
+                     trial->attempts + 1 >= options_.max_attempts ? "failed" : "will run again"));
+    return;
+  }
+  if (!finished(trial->status) || !claimed_by_it) {
+    // Requeued while it ran (its attempt counted when it claimed), or another worker holds it.
     return;
   }
   const auto summary = parse_summary(trial->summary);
-  log_(fmt::format("trial {} {}: {} on {} in {:.1f}s{}", trial->id, trial->label, trial->status,
-                   run.launch.slot.name, trial->seconds,
-                   trial->status == "done"
+  log_(fmt::format("{}: {} on {} in {:.1f}s{}", where, name(trial->status), run.launch.slot.name,
+                   trial->seconds,
+                   trial->status == TrialStatus::done
                        ? fmt::format(", test acc {:.4f}", summary.final_test_accuracy)
                        : ": " + trial->reason));
 }
 
+// After a signal: the trials our workers held go back to pending at once (not after a
+// heartbeat timeout), and the interrupted attempt does not count against them.
+void Scheduler::return_running_trials() {
+  for (const auto& [slot, run] : running_) {
+    const auto trial = storage_.trial(run.launch.trial_id);
+    if (trial && trial->status == TrialStatus::running)
+      storage_.return_trial(trial->id, "the engine was interrupted");
+    storage_.add_device_seconds(run.launch.trial_id,
+                                (runner_.now() - run.started) * run.launch.slot.device_share);
+  }
+  running_.clear();
+}
+
 Progress Scheduler::progress() {
   Progress p;
-  storage::TrialFilter filter;
-  filter.experiment_id = experiment_id_;
-  const auto trials = storage_.trials(filter);
+  const auto trials = storage_.trials(of_experiment(experiment_id_));
+  const auto statuses = stage_statuses();
   for (const auto& spec : stages_) {
-    StageProgress stage{spec.name, stage_status(spec.name), 0, 0};
+    StageProgress stage{spec.stage, statuses.at(spec.stage), 0, 0};
     for (const auto& t : trials) {
-      if (t.stage != spec.name) continue;
+      if (t.stage != spec.stage) continue;
       ++stage.total;
       if (finished(t.status)) ++stage.done;
     }
     p.stages.push_back(stage);
   }
   for (const auto& t : trials)
-    if (t.status == "running") p.running.push_back(t);
+    if (t.status == TrialStatus::running) p.running.push_back(t);
   p.spent_device_seconds = spent_device_seconds();
   p.epochs_run = storage_.epochs_run(experiment_id_);
   return p;
@@ -369,33 +343,25 @@ RunReport Scheduler::run() {
   report.experiment_id = experiment_id_;
   const double start = runner_.now();
   double last_progress = start;
-  for (;;) {
-    for (const auto& stale : storage_.requeue_stale(experiment_id_, options_.heartbeat_timeout))
-      log_(fmt::format("trial {} {}: worker {} went silent; back to pending", stale.id, stale.label,
-                       stale.worker));
+  while (!runner_.interrupted()) {
+    requeue_stale();
     advance_stages();
-    report.complete = std::all_of(stages_.begin(), stages_.end(), [&](const StageSpec& s) {
-      return stage_status(s.name) == "done";
-    });
-    const bool all_closed = std::all_of(stages_.begin(), stages_.end(), [&](const StageSpec& s) {
-      return stage_closed(stage_status(s.name));
-    });
-    if (all_closed) break;
+    report.complete = all_stages([](StageStatus s) { return s == StageStatus::done; });
+    if (all_stages(closed)) break;
     start_jobs();
     if (running_.empty()) {
-      storage::TrialFilter filter;
-      filter.experiment_id = experiment_id_;
       int pending = 0, foreign_running = 0;
-      for (const auto& t : storage_.trials(filter)) {
-        pending += t.status == "pending";
-        foreign_running += t.status == "running";
+      for (const auto& t : storage_.trials(of_experiment(experiment_id_))) {
+        pending += t.status == TrialStatus::pending;
+        foreign_running += t.status == TrialStatus::running;
       }
-      if (pending > 0) {  // start_jobs started nothing: the budget is spent
+      if (pending > 0 && budget_blocked_) {
         report.budget_spent = true;
         report.trials_not_started = pending;
         break;
       }
-      if (foreign_running == 0) break;  // nothing left that could make progress
+      // Otherwise another engine's workers hold the slots or the trials: wait for them.
+      if (pending == 0 && foreign_running == 0) break;  // nothing left that could make progress
     }
     if (const auto exit = runner_.wait(options_.tick_seconds)) handle_exit(*exit);
     if (on_progress && runner_.now() - last_progress >= options_.tick_seconds) {
@@ -403,13 +369,13 @@ RunReport Scheduler::run() {
       on_progress(progress());
     }
   }
+  report.interrupted = runner_.interrupted();
   runner_.stop_all();
-  storage::TrialFilter filter;
-  filter.experiment_id = experiment_id_;
-  for (const auto& t : storage_.trials(filter)) {
-    report.trials_done += t.status == "done";
-    report.trials_failed += t.status == "failed";
-    report.trials_crashed += t.status == "crashed";
+  if (report.interrupted) return_running_trials();
+  for (const auto& t : storage_.trials(of_experiment(experiment_id_))) {
+    report.trials_done += t.status == TrialStatus::done;
+    report.trials_failed += t.status == TrialStatus::failed;
+    report.trials_crashed += t.status == TrialStatus::crashed;
   }
   report.device_seconds = storage_.device_seconds(experiment_id_);
   report.seconds = runner_.now() - start;

@@ -39,7 +39,7 @@ struct Launch {
 struct Exit {
   std::int64_t trial_id = 0;
   std::string worker;  // the identity the worker claims under ("host:pid")
-  int exit_code = 0;   // of the worker process; -N = killed by signal N
+  int exit_code = 0;   // of the worker process (engine/worker.h); -N = killed by signal N
   std::string how;     // "exit 0", "signal 9 (Killed)", ...
 };
 
@@ -48,21 +48,29 @@ struct Exit {
 class TrialRunner {
  public:
   virtual ~TrialRunner() = default;
-  virtual void start(const Launch& launch) = 0;
+  // Starts the trial on its slot; false when the slot is taken by another engine on this
+  // machine (the job then waits for a free slot).
+  virtual bool start(const Launch& launch) = 0;
   // The next started trial that ended, waiting at most `timeout_seconds`; nullopt on timeout.
   virtual std::optional<Exit> wait(double timeout_seconds) = 0;
   // Monotonic seconds (virtual time in a fake).
   virtual double now() = 0;
   // Ends every started trial that is still running (the engine stops).
   virtual void stop_all() {}
+  // Kills the worker of one started trial (its heartbeat went stale: it is hung or paused);
+  // its Exit still arrives through wait().
+  virtual void abandon(std::int64_t trial_id) {}
+  // The signal that asked the engine to stop (SIGINT, SIGTERM), 0 while none has; wait()
+  // returns early once one arrives.
+  virtual int interrupted() { return 0; }
 };
 
 // What a stage sees when asked for its next step.
 struct StageInputs {
-  std::map<std::string, nlohmann::json> decisions;  // of the stages it is after, by name
-  std::vector<search::JobResult> results;           // of its own finished jobs so far
+  std::map<Stage, nlohmann::json> decisions;  // of the stages it is after
+  std::vector<search::JobResult> results;     // of its own finished jobs so far
   // The finished jobs of any stage it is after (e.g. c1c2 rebuilds table D from the LRRT's).
-  std::function<std::vector<search::JobResult>(const std::string& stage)> results_of;
+  std::function<std::vector<search::JobResult>(Stage stage)> results_of;
 };
 
 // The next step of a stage: more jobs to run, or (no jobs) its decision.
@@ -73,8 +81,8 @@ struct StageStep {
 };
 
 struct StageSpec {
-  std::string name;
-  std::vector<std::string> after;  // stages whose decisions this one needs
+  Stage stage = Stage::plan;
+  std::vector<Stage> after;  // stages whose decisions this one needs
   // Called once the stages it is after are done, and again each time all of its jobs so far
   // have ended; returns more jobs (a round) or the decision. May throw: the stage fails, and
   // the stages after it are skipped.
@@ -90,9 +98,18 @@ struct SchedulerOptions {
 };
 
 struct StageProgress {
-  std::string name;
-  std::string status;  // waiting | planned | done | failed | skipped
+  Stage stage = Stage::plan;
+  StageStatus status = StageStatus::waiting;
   int done = 0, total = 0;
+};
+
+// A stage changed: it planned jobs, decided, failed or was skipped. The engine reacts to these
+// (e.g. shows the plan once it is decided); the log line is for people only.
+struct StageEvent {
+  Stage stage = Stage::plan;
+  StageStatus status = StageStatus::planned;
+  std::size_t jobs = 0;    // planned: how many new jobs
+  std::string decision;    // done: the decision (JSON); failed/skipped: why
 };
 
 // What the terminal shows; the engine prints it, tests inspect it.
@@ -108,7 +125,8 @@ struct RunReport {
   int trials_done = 0, trials_failed = 0, trials_crashed = 0;
   int trials_not_started = 0;  // pending when the budget ran out
   bool budget_spent = false;
-  bool complete = false;  // every stage decided
+  int interrupted = 0;     // the signal that stopped it (its running trials went back to pending)
+  bool complete = false;   // every stage decided
   double device_seconds = 0;
   double seconds = 0;
 };
@@ -125,6 +143,8 @@ class Scheduler {
 
   // Called every tick with the state of the run.
   std::function<void(const Progress&)> on_progress;
+  // Called when a stage plans, decides, fails or is skipped.
+  std::function<void(const StageEvent&)> on_stage;
 
  private:
   struct Running {
@@ -134,13 +154,20 @@ class Scheduler {
 
   void advance_stages();
   bool advance_stage(const StageSpec& spec);
+  void close_stage(const StageSpec& spec, storage::StageDecision decision, const std::string& why);
+  void plan_jobs(const StageSpec& spec, const StageStep& step,
+                 const std::vector<storage::TrialRow>& existing);
   void start_jobs();
+  void requeue_stale();
   void handle_exit(const Exit& exit);
+  void return_running_trials();
   bool budget_left();
   double spent_device_seconds();
   Progress progress();
-  std::string stage_status(const std::string& name);
-  std::vector<search::JobResult> finished_results(const std::string& stage);
+  std::map<Stage, StageStatus> stage_statuses();
+  bool all_stages(bool (*test)(StageStatus));
+  std::vector<search::JobResult> finished_results(Stage stage);
+  void emit(const StageEvent& event);
 
   storage::Storage& storage_;
   std::int64_t experiment_id_;
@@ -149,16 +176,15 @@ class Scheduler {
   TrialRunner& runner_;
   SchedulerOptions options_;
   Log log_;
+  std::map<Stage, int> priority_;   // longest chain of stages from each one, itself included
   std::map<int, Running> running_;  // by slot index
   bool budget_message_shown_ = false;
+  bool budget_blocked_ = false;  // start_jobs left jobs pending because the budget is spent
 };
 
-// A finished trial row and its epochs as the search functions see it.
-search::JobResult job_result(const storage::TrialRow& trial,
-                             const std::vector<storage::EpochRow>& epochs);
-
-// Storage rows of a trial's epoch record, and back.
-storage::EpochRow epoch_row(std::int64_t trial_id, const trials::EpochRecord& record);
-trials::EpochRecord epoch_record(const storage::EpochRow& row);
+// For each stage, the number of stages on the longest chain that starts at it (itself
+// included): jobs of longer chains start first, as ninja starts the critical path first; ties
+// go to the stage declared first.
+std::map<Stage, int> chain_lengths(const std::vector<StageSpec>& stages);
 
 }  // namespace automl::engine

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "engine/records.h"
 #include "search/search.h"
 
 namespace automl::engine {
@@ -36,33 +37,53 @@ bool c1c2_runs(const ExperimentConfig& e, const search::LrrtConfig& lrrt) {
   return any_mi_method(e) && e.c1c2.enabled && lrrt.mode != "off";
 }
 
-// Epochs and jobs per stage of the plan `p`.
+std::vector<search::Job> mi_sgd_finals(const ExperimentConfig& e, const search::LrRange& range) {
+  std::vector<search::Job> jobs;
+  if (e.methods.mi_sgd) jobs = search::plan_mi_sgd_finals(e.trial, range, e.seeds, false);
+  if (e.methods.mi_sgd_layerwise)
+    for (auto& job : search::plan_mi_sgd_finals(e.trial, range, e.seeds, true))
+      jobs.push_back(std::move(job));
+  return jobs;
+}
+
+// Every baseline as if its search had found an LR: the shape of the final runs' plan.
+std::vector<search::BaselineChoice> any_choices(const search::BaselineConfig& b) {
+  std::vector<search::BaselineChoice> choices;
+  for (const auto& optimizer : b.optimizers) {
+    search::BaselineChoice choice;
+    choice.optimizer = optimizer;
+    choice.found = true;
+    choice.lr = 0.01;
+    choices.push_back(choice);
+  }
+  return choices;
+}
+
+// Epochs and jobs per stage of the plan `p`, counted from what the plan functions return (C1/C2
+// plans round by round from results, so its shape comes from its schedule).
 void count_plan(const ExperimentConfig& e, PlanChoice& p) {
   p.epochs.clear();
   p.jobs.clear();
-  auto add = [&](const std::string& stage, std::int64_t jobs, std::int64_t epochs_each) {
+  auto add = [&](Stage stage, std::int64_t jobs, std::int64_t epochs_each) {
     p.jobs[stage] += jobs;
     p.epochs[stage] += jobs * epochs_each;
   };
-  const auto seeds = static_cast<std::int64_t>(e.seeds.size());
-  if (e.budget.device_minutes > 0) add("calibrate", 1, 1);
+  auto add_jobs = [&](Stage stage, const std::vector<search::Job>& jobs) {
+    for (const auto& job : jobs) add(stage, 1, job.config.epochs);
+  };
+  if (e.budget.device_minutes > 0) add_jobs(Stage::calibrate, {calibration_job(e)});
   const auto lrrt = lrrt_for(e, p);
-  if (any_mi_method(e) && lrrt.mode != "off")
-    add("lrrt", lrrt.trials * static_cast<std::int64_t>(search::lrrt_candidate_lrs(lrrt).size()),
-        lrrt.epochs_per_trial);
+  if (any_mi_method(e) && lrrt.mode != "off") add_jobs(Stage::lrrt, search::plan_lrrt(lrrt, e.trial));
   if (c1c2_runs(e, lrrt)) {
     const auto c1c2 = c1c2_for(e, p);
     for (const auto& round : search::c1c2_schedule(c1c2, c1c2.max_candidates))
-      add("c1c2", static_cast<std::int64_t>(round.candidates.size()), round.epochs);
+      add(Stage::c1c2, static_cast<std::int64_t>(round.candidates.size()), round.epochs);
   }
-  const int mi_methods = int(e.methods.mi_sgd) + int(e.methods.mi_sgd_layerwise);
-  if (mi_methods > 0) add("mi_sgd", mi_methods * seeds, e.trial.epochs);
+  if (any_mi_method(e)) add_jobs(Stage::mi_sgd, mi_sgd_finals(e, {}));
   if (e.methods.baselines) {
     const auto b = baselines_for(e, p);
-    const auto optimizers = static_cast<std::int64_t>(b.optimizers.size());
-    add("baseline_search", optimizers * b.candidates,
-        b.search_epochs > 0 ? b.search_epochs : e.trial.epochs);
-    add("baseline", optimizers * seeds, e.trial.epochs);
+    add_jobs(Stage::baseline_search, search::plan_baseline_search(b, e.trial));
+    add_jobs(Stage::baseline, search::plan_baseline_finals(b, e.trial, any_choices(b), e.seeds));
   }
   p.total_epochs = 0;
   for (const auto& [stage, epochs] : p.epochs) p.total_epochs += epochs;
@@ -71,25 +92,6 @@ void count_plan(const ExperimentConfig& e, PlanChoice& p) {
   p.fits = (budget_seconds <= 0 || p.seconds_per_epoch <= 0 ||
             p.estimated_device_seconds <= budget_seconds) &&
            (e.budget.epochs <= 0 || p.total_epochs <= e.budget.epochs);
-}
-
-std::uint64_t seed_of(const std::string& label) {
-  const auto at = label.rfind("seed=");
-  return at == std::string::npos ? 0 : std::stoull(label.substr(at + 5));
-}
-
-storage::ResultRow result_row(const search::JobResult& r, const std::string& method) {
-  storage::ResultRow row;
-  row.method = method;
-  row.seed = seed_of(r.label);
-  row.label = r.label;
-  for (const auto& e : r.epochs)
-    if (e.epoch == 1) row.lr = e.lr;
-  row.final_test_accuracy = r.summary.final_test_accuracy;
-  row.best_test_accuracy = r.summary.best_test_accuracy;
-  if (!r.epochs.empty()) row.final_test_mae = r.epochs.back().test_mae;
-  row.status = r.status;
-  return row;
 }
 
 // Table D as stored: the rows that completed, and the dropped (trial, LR) pairs as crashed.
@@ -148,44 +150,57 @@ search::LrRange range_of(const nlohmann::json& decision) {
   return decision.at("range").get<search::LrRange>();
 }
 
+StageStep jobs_step(std::vector<search::Job> jobs, const PlanChoice& plan) {
+  StageStep step;
+  step.jobs = std::move(jobs);
+  step.seconds_per_epoch = plan.seconds_per_epoch;
+  return step;
+}
+
+StageStep results_step(const nlohmann::json& decision, const std::vector<search::JobResult>& runs) {
+  auto step = decided(decision);
+  for (const auto& r : runs) step.decision.results.push_back(result_row(r));
+  return step;
+}
+
+PlanChoice plan_of(const StageInputs& in) {
+  return plan_from_json(in.decisions.at(Stage::plan));
+}
+
 StageSpec calibrate_stage(const ExperimentConfig& e, double device_share) {
-  return {"calibrate", {}, [e, device_share](const StageInputs& in) {
+  return {Stage::calibrate, {}, [e, device_share](const StageInputs& in) {
             if (in.results.empty()) {
               StageStep step;
               step.jobs.push_back(calibration_job(e));
               return step;
             }
             const double seconds = measured_seconds_per_epoch(in.results.front(), device_share);
-            return decided({{"seconds_per_epoch", seconds}, {"status", in.results.front().status}});
+            return decided({{"seconds_per_epoch", seconds},
+                            {"status", name(in.results.front().status)}});
           }};
 }
 
 StageSpec plan_stage(const ExperimentConfig& e) {
-  std::vector<std::string> after;
-  if (e.budget.device_minutes > 0) after.push_back("calibrate");
-  return {"plan", after, [e](const StageInputs& in) {
+  std::vector<Stage> after;
+  if (e.budget.device_minutes > 0) after.push_back(Stage::calibrate);
+  return {Stage::plan, after, [e](const StageInputs& in) {
             double seconds = 0;
-            if (in.decisions.count("calibrate"))
-              seconds = in.decisions.at("calibrate").value("seconds_per_epoch", 0.0);
+            if (in.decisions.count(Stage::calibrate))
+              seconds = in.decisions.at(Stage::calibrate).value("seconds_per_epoch", 0.0);
             return decided(plan_json(choose_plan(e, seconds)));
           }};
 }
 
 StageSpec lrrt_stage(const ExperimentConfig& e) {
-  return {"lrrt", {"plan"}, [e](const StageInputs& in) {
-            const auto plan = plan_from_json(in.decisions.at("plan"));
+  return {Stage::lrrt, {Stage::plan}, [e](const StageInputs& in) {
+            const auto plan = plan_of(in);
             const auto config = lrrt_for(e, plan);
             if (config.mode == "off") {
               const auto& p = e.trial.policy;
               return decided({{"mode", "off"},
                               {"range", search::LrRange{p.lr_min, p.lr_max, p.lr_top, p.eps}}});
             }
-            if (in.results.empty()) {
-              StageStep step;
-              step.jobs = search::plan_lrrt(config, e.trial);
-              step.seconds_per_epoch = plan.seconds_per_epoch;
-              return step;
-            }
+            if (in.results.empty()) return jobs_step(search::plan_lrrt(config, e.trial), plan);
             const auto table = search::build_lrrt_table(config, in.results);
             const auto decision = search::decide_lrrt(config, table);
             auto step = decided({{"mode", config.mode},
@@ -199,20 +214,18 @@ StageSpec lrrt_stage(const ExperimentConfig& e) {
 }
 
 StageSpec c1c2_stage(const ExperimentConfig& e) {
-  return {"c1c2", {"plan", "lrrt"}, [e](const StageInputs& in) {
-            const auto plan = plan_from_json(in.decisions.at("plan"));
+  return {Stage::c1c2, {Stage::plan, Stage::lrrt}, [e](const StageInputs& in) {
+            const auto plan = plan_of(in);
             const auto lrrt = lrrt_for(e, plan);
-            const auto& lrrt_decision = in.decisions.at("lrrt");
+            const auto& lrrt_decision = in.decisions.at(Stage::lrrt);
             if (!c1c2_runs(e, lrrt))
               return decided({{"enabled", false}, {"range", range_of(lrrt_decision)}});
             const auto config = c1c2_for(e, plan);
-            const auto table = search::build_lrrt_table(lrrt, in.results_of("lrrt"));
+            const auto table = search::build_lrrt_table(lrrt, in.results_of(Stage::lrrt));
             const auto search =
                 search::replay_c1c2(config, search::c1c2_candidates(lrrt, config, table),
                                     in.results, search::is_regression(e.trial));
-            StageStep step;
-            step.jobs = search::plan_c1c2_round(config, e.trial, search);
-            step.seconds_per_epoch = plan.seconds_per_epoch;
+            auto step = jobs_step(search::plan_c1c2_round(config, e.trial, search), plan);
             if (!step.jobs.empty()) return step;
             const auto& best = search::c1c2_best(search);
             step = decided({{"enabled", true}, {"range", best.range}, {"search", search}});
@@ -222,60 +235,36 @@ StageSpec c1c2_stage(const ExperimentConfig& e) {
 }
 
 StageSpec mi_sgd_stage(const ExperimentConfig& e) {
-  return {"mi_sgd", {"plan", "c1c2"}, [e](const StageInputs& in) {
-            const auto range = range_of(in.decisions.at("c1c2"));
-            if (in.results.empty()) {
-              StageStep step;
-              if (e.methods.mi_sgd)
-                step.jobs = search::plan_mi_sgd_finals(e.trial, range, e.seeds, false);
-              if (e.methods.mi_sgd_layerwise)
-                for (auto& job : search::plan_mi_sgd_finals(e.trial, range, e.seeds, true))
-                  step.jobs.push_back(std::move(job));
-              step.seconds_per_epoch = plan_from_json(in.decisions.at("plan")).seconds_per_epoch;
-              return step;
-            }
-            auto step = decided({{"range", range}});
-            for (const auto& r : in.results)
-              step.decision.results.push_back(result_row(r, r.label.substr(0, r.label.find('/'))));
-            return step;
+  return {Stage::mi_sgd, {Stage::plan, Stage::c1c2}, [e](const StageInputs& in) {
+            const auto range = range_of(in.decisions.at(Stage::c1c2));
+            if (in.results.empty()) return jobs_step(mi_sgd_finals(e, range), plan_of(in));
+            return results_step({{"range", range}}, in.results);
           }};
 }
 
 StageSpec baseline_search_stage(const ExperimentConfig& e) {
-  return {"baseline_search", {"plan"}, [e](const StageInputs& in) {
-            const auto plan = plan_from_json(in.decisions.at("plan"));
+  return {Stage::baseline_search, {Stage::plan}, [e](const StageInputs& in) {
+            const auto plan = plan_of(in);
             const auto config = baselines_for(e, plan);
-            if (in.results.empty()) {
-              StageStep step;
-              step.jobs = search::plan_baseline_search(config, e.trial);
-              step.seconds_per_epoch = plan.seconds_per_epoch;
-              return step;
-            }
+            if (in.results.empty())
+              return jobs_step(search::plan_baseline_search(config, e.trial), plan);
             return decided({{"choices", search::decide_baselines(config, in.results,
                                                                  search::is_regression(e.trial))}});
           }};
 }
 
 StageSpec baseline_stage(const ExperimentConfig& e) {
-  return {"baseline", {"plan", "baseline_search"}, [e](const StageInputs& in) {
-            const auto plan = plan_from_json(in.decisions.at("plan"));
+  return {Stage::baseline, {Stage::plan, Stage::baseline_search}, [e](const StageInputs& in) {
+            const auto plan = plan_of(in);
             const auto config = baselines_for(e, plan);
-            const auto choices = search::decide_baselines(config, in.results_of("baseline_search"),
-                                                          search::is_regression(e.trial));
+            const auto choices = search::decide_baselines(
+                config, in.results_of(Stage::baseline_search), search::is_regression(e.trial));
             if (in.results.empty()) {
-              StageStep step;
-              step.jobs = search::plan_baseline_finals(config, e.trial, choices, e.seeds);
-              step.seconds_per_epoch = plan.seconds_per_epoch;
+              auto step =
+                  jobs_step(search::plan_baseline_finals(config, e.trial, choices, e.seeds), plan);
               if (!step.jobs.empty()) return step;
             }
-            auto step = decided({{"choices", choices}});
-            for (const auto& r : in.results) {
-              // "baseline/adam/seed=1" -> "adam"
-              const auto first = r.label.find('/') + 1;
-              step.decision.results.push_back(
-                  result_row(r, r.label.substr(first, r.label.find('/', first) - first)));
-            }
-            return step;
+            return results_step({{"choices", choices}}, in.results);
           }};
 }
 
@@ -313,16 +302,15 @@ PlanChoice choose_plan(const ExperimentConfig& e, double seconds_per_epoch) {
 std::vector<std::string> describe_plan(const ExperimentConfig& e, const PlanChoice& p) {
   std::vector<std::string> lines;
   const auto lrrt = lrrt_for(e, p);
-  for (const char* stage : {"calibrate", "lrrt", "c1c2", "mi_sgd", "baseline_search", "baseline"}) {
-    if (!p.jobs.count(stage)) continue;
+  for (const auto& [stage, jobs] : p.jobs) {
     std::string note;
-    if (std::string(stage) == "lrrt") note = fmt::format(" ({} mode)", lrrt.mode);
-    if (std::string(stage) == "c1c2")
+    if (stage == Stage::lrrt) note = fmt::format(" ({} mode)", lrrt.mode);
+    if (stage == Stage::c1c2)
       note = fmt::format(" (up to {} candidates, successive halving)", p.c1c2_candidates);
-    if (std::string(stage) == "baseline_search")
+    if (stage == Stage::baseline_search)
       note = fmt::format(" ({} LRs per optimizer)", p.baseline_candidates);
     lines.push_back(fmt::format(
-        "{:<16} {:>4} jobs {:>6} epochs{}{}", stage, p.jobs.at(stage), p.epochs.at(stage),
+        "{:<16} {:>4} jobs {:>6} epochs{}{}", name(stage), jobs, p.epochs.at(stage),
         p.seconds_per_epoch > 0
             ? fmt::format(" ~{:.0f} device-s", p.seconds_per_epoch * p.epochs.at(stage))
             : "",
@@ -345,13 +333,30 @@ std::vector<std::string> describe_plan(const ExperimentConfig& e, const PlanChoi
   return lines;
 }
 
+namespace {
+
+// Per-stage counts as stored in the plan's decision: keyed by the stage's name.
+nlohmann::json by_name(const std::map<Stage, std::int64_t>& counts) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [stage, count] : counts) j[std::string(name(stage))] = count;
+  return j;
+}
+
+std::map<Stage, std::int64_t> by_stage(const nlohmann::json& j) {
+  std::map<Stage, std::int64_t> counts;
+  for (const auto& [stage, count] : j.items()) counts[parse<Stage>(stage)] = count.get<std::int64_t>();
+  return counts;
+}
+
+}  // namespace
+
 nlohmann::json plan_json(const PlanChoice& p) {
   return {{"lrrt_quick", p.lrrt_quick},
           {"c1c2_candidates", p.c1c2_candidates},
           {"baseline_candidates", p.baseline_candidates},
           {"seconds_per_epoch", p.seconds_per_epoch},
-          {"epochs", p.epochs},
-          {"jobs", p.jobs},
+          {"epochs", by_name(p.epochs)},
+          {"jobs", by_name(p.jobs)},
           {"total_epochs", p.total_epochs},
           {"estimated_device_seconds", p.estimated_device_seconds},
           {"fits", p.fits}};
@@ -363,8 +368,8 @@ PlanChoice plan_from_json(const nlohmann::json& j) {
   p.c1c2_candidates = j.at("c1c2_candidates").get<int>();
   p.baseline_candidates = j.at("baseline_candidates").get<int>();
   p.seconds_per_epoch = j.at("seconds_per_epoch").get<double>();
-  p.epochs = j.at("epochs").get<std::map<std::string, std::int64_t>>();
-  p.jobs = j.at("jobs").get<std::map<std::string, std::int64_t>>();
+  p.epochs = by_stage(j.at("epochs"));
+  p.jobs = by_stage(j.at("jobs"));
   p.total_epochs = j.at("total_epochs").get<std::int64_t>();
   p.estimated_device_seconds = j.at("estimated_device_seconds").get<double>();
   p.fits = j.at("fits").get<bool>();
@@ -373,7 +378,7 @@ PlanChoice plan_from_json(const nlohmann::json& j) {
 
 search::Job calibration_job(const ExperimentConfig& e) {
   search::Job job;
-  job.stage = "calibrate";
+  job.stage = Stage::calibrate;
   job.label = "calibrate";
   job.config = e.trial;
   job.config.epochs = 1;

@@ -22,8 +22,8 @@ struct PlanChoice {
   int c1c2_candidates = 0;
   int baseline_candidates = 0;
   double seconds_per_epoch = 0;                // device-seconds per epoch; 0 = not measured
-  std::map<std::string, std::int64_t> epochs;  // per stage
-  std::map<std::string, std::int64_t> jobs;    // per stage
+  std::map<Stage, std::int64_t> epochs;  // per stage
+  std::map<Stage, std::int64_t> jobs;    // per stage
   std::int64_t total_epochs = 0;
   double estimated_device_seconds = 0;  // 0 when seconds_per_epoch is unknown
   bool fits = true;

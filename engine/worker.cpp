@@ -11,7 +11,7 @@
 #include <mutex>
 #include <thread>
 
-#include "engine/scheduler.h"
+#include "engine/records.h"
 #include "storage/storage.h"
 #include "trials/config_json.h"
 #include "trials/trial.h"
@@ -101,12 +101,17 @@ int run_worker(const WorkerOptions& options) {
   };
   try {
     const auto summary = trials::run_trial(config, sink, runtime);
-    if (summary.status == "stopped" || heartbeat.lost()) return kWorkerLost;
+    if (summary.stopped || heartbeat.lost()) return kWorkerLost;
     storage->finish_trial(trial->id, summary.status, summary.reason, summary.seconds,
-                          nlohmann::json(summary).dump());
+                          summary_text(summary));
+  } catch (const storage::StorageError& e) {
+    // The database, not the trial, failed (full disk, corruption): the engine runs the trial
+    // again or stops with the error; the trial is never marked failed for it.
+    std::cerr << "trial " << trial->id << ": " << e.what() << "\n";
+    return kWorkerStorageError;
   } catch (const std::exception& e) {
     if (heartbeat.lost()) return kWorkerLost;
-    storage->finish_trial(trial->id, "failed", e.what(), 0, "{}");
+    storage->finish_trial(trial->id, TrialStatus::failed, e.what(), 0, "{}");
     std::cerr << "trial " << trial->id << " failed: " << e.what() << "\n";
     return kWorkerFailed;
   }

@@ -23,6 +23,7 @@ enum WorkerExit : int {
   kWorkerFailed = 1,    // the trial threw; recorded as failed with the reason
   kWorkerLost = 2,      // the trial was taken away (requeued) while it ran
   kWorkerNothing = 3,   // nothing to claim
+  kWorkerStorageError = 4,  // the database failed (not the trial): the trial is left running
 };
 
 // Claims and runs one trial; returns a WorkerExit.

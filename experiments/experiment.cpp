@@ -1,7 +1,6 @@
 #include "experiments/experiment.h"
 
 #include <fmt/format.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -12,11 +11,25 @@
 
 #include "common/error.h"
 #include "experiments/yaml_fields.h"
+#include "search/lr_grid.h"
+#include "trials/idx.h"
 
 namespace automl::experiments {
 namespace {
 
 constexpr double kHuge = 1e12;
+
+// What one file may ask for (docs/experiments.md, "Limits"). Together they keep any plan below
+// about 13,100 jobs (LRRT 100 trials x 100 LRs, C1/C2 successive halving from 64 candidates,
+// 4 baselines x 100 LRs, 100 seeds x 6 final methods), so that a typo cannot plan millions of
+// jobs into the database before anything runs.
+constexpr std::uintmax_t kMaxFileBytes = 1 << 20;
+constexpr std::size_t kMaxSeeds = 100;
+constexpr int kMaxLrCandidates = 100;  // lrrt.lrs, lrrt.lr_count, baselines.candidates
+constexpr int kMaxLrrtTrials = 100;
+constexpr std::size_t kMaxGridValues = 32;  // c1c2.c1_grid, c1c2.c2_grid
+constexpr int kMaxC1C2Candidates = 64;
+constexpr int kMaxEpochs = 10000;  // of any one job
 
 // ---- checks on lists ------------------------------------------------------------------------
 
@@ -48,6 +61,19 @@ void check_each_choice(const Fields& f, const std::string& key,
 
 void check_not_empty(const Fields& f, const std::string& key, std::size_t size) {
   if (size == 0) throw InputError(f.where(key), "must not be empty");
+}
+
+void check_at_most(const Fields& f, const std::string& key, std::size_t size, std::size_t limit,
+                   const char* what) {
+  if (size > limit)
+    throw InputError(f.where(key), fmt::format("lists {} {}; at most {} are allowed (docs/"
+                                               "experiments.md, Limits)",
+                                               size, what, limit));
+}
+
+std::vector<std::string> with(std::vector<std::string> names, const std::string& extra) {
+  names.push_back(extra);
+  return names;
 }
 
 // ---- data -----------------------------------------------------------------------------------
@@ -84,25 +110,16 @@ std::string how_to_get(const std::string& format, const std::string& path) {
       "scripts/extract-sklearn-data.sh (from Debian's python3-sklearn package)");
 }
 
-bool is_regression(const trials::DataConfig& d) {
-  return d.format == "csv";
-}
-
-// The number of samples an IDX label file announces in its header (magic 00 00 08 01, then the
-// big-endian count); -1 when the file is missing or is not an IDX label file.
+// The number of samples an IDX label file announces in its header; -1 when the file is missing.
+// Throws the reader's InputError (naming the file) when it is not an IDX label file.
 std::int64_t idx_label_count(const std::string& directory, const std::string& prefix) {
-  for (const auto& name : {prefix + "-labels-idx1-ubyte.gz", prefix + "-labels-idx1-ubyte"}) {
-    const auto path = (std::filesystem::path(directory) / name).string();
-    if (!std::filesystem::exists(path)) continue;
-    gzFile file = gzopen(path.c_str(), "rb");
-    if (!file) return -1;
-    unsigned char header[8];
-    const int got = gzread(file, header, sizeof header);
-    gzclose(file);
-    if (got != 8 || header[0] || header[1] || header[2] != 8 || header[3] != 1) return -1;
-    return (std::int64_t{header[4]} << 24) | (header[5] << 16) | (header[6] << 8) | header[7];
-  }
-  return -1;
+  const auto path = trials::find_idx_file(directory, prefix + "-labels-idx1-ubyte");
+  if (path.empty()) return -1;
+  const auto header = trials::read_idx_header(path);
+  if (header.shape.size() != 1)
+    throw InputError(
+        path, fmt::format("expected 1 dimension [N] in a label file, got {}", header.shape.size()));
+  return header.shape[0];
 }
 
 // For IDX data: the files are there and the subsets fit in them, so that an experiment never
@@ -111,7 +128,12 @@ void check_idx_sizes(const Fields& f, const trials::DataConfig& d) {
   const std::pair<const char*, std::int64_t> splits[] = {{"train", d.train_subset},
                                                          {"t10k", d.test_subset}};
   for (const auto& [prefix, subset] : splits) {
-    const auto count = idx_label_count(d.path, prefix);
+    std::int64_t count = -1;
+    try {
+      count = idx_label_count(d.path, prefix);
+    } catch (const InputError& error) {
+      throw InputError(f.where("path"), error.what());
+    }
     if (count < 0)
       throw InputError(f.where("path"),
                        fmt::format("'{}' holds no readable {}-labels-idx1-ubyte(.gz): {}", d.path,
@@ -125,7 +147,8 @@ void check_idx_sizes(const Fields& f, const trials::DataConfig& d) {
 
 void read_data(Fields f, trials::DataConfig& d, const LoadOptions& options) {
   f.optional("format", d.format);
-  check_choice(f, "format", d.format, {"idx", "cifar10", "cifar100", "csv", "imagenet"});
+  // imagenet is reserved (documented, its data located) until trials gains its reader.
+  check_choice(f, "format", d.format, with(trials::data_formats(), "imagenet"));
   f.optional("path", d.path);
   if (d.path.empty()) throw InputError(f.where("path"), "must not be empty");
   if (options.check_data && !std::filesystem::exists(d.path))
@@ -161,14 +184,22 @@ void read_data(Fields f, trials::DataConfig& d, const LoadOptions& options) {
 
 void read_model(Fields f, trials::ModelConfig& m) {
   f.optional("name", m.name);
-  check_choice(f, "name", m.name, {"lenet", "allcnn", "vgg16", "wrn", "resnet50", "mlp"});
-  f.numbers("options", m.options);  // per-model keys: the trials module checks them
+  check_choice(f, "name", m.name, trials::model_names());
+  Fields options = f.child("options");
+  const auto keys = trials::model_option_names(m.name);
+  for (const auto& key : keys) {  // each asked for, so that a typo's hint can name it
+    double value = 0;
+    options.optional(key, value);
+    if (options.has(key)) m.options[key] = value;
+  }
+  options.reject_unknown(
+      fmt::format("model '{}' takes the options {}", m.name, fmt::join(keys, ", ")));
   f.reject_unknown();
 }
 
 void read_optimizer(Fields f, trials::OptimizerConfig& o) {
   f.optional("name", o.name);
-  check_choice(f, "name", o.name, {"sgd", "adam", "rmsprop", "lars"});
+  check_choice(f, "name", o.name, trials::optimizer_names());
   f.optional("lr", o.lr);
   check_range(f, "lr", o.lr, 1e-12, 100);
   f.optional("momentum", o.momentum);
@@ -183,7 +214,7 @@ void read_optimizer(Fields f, trials::OptimizerConfig& o) {
 
 void read_policy(Fields f, trials::PolicyConfig& p, bool regression) {
   f.optional("name", p.name);
-  check_choice(f, "name", p.name, {"constant", "step", "mi", "poly"});
+  check_choice(f, "name", p.name, trials::policy_names());
   f.optional("gamma", p.gamma);
   check_range(f, "gamma", p.gamma, 1e-9, 1);
   f.optional("step_size", p.step_size);
@@ -202,15 +233,15 @@ void read_policy(Fields f, trials::PolicyConfig& p, bool regression) {
   f.optional("eps", p.eps);
   check_range(f, "eps", p.eps, 0, 1e6);
   f.optional("start", p.start);
-  check_choice(f, "start", p.start, {"top", "mi"});
+  check_choice(f, "start", p.start, trials::mi_starts());
   f.optional("bound", p.bound);
-  check_choice(f, "bound", p.bound, {"auto", "entropy", "ksg_xy"});
+  check_choice(f, "bound", p.bound, trials::mi_bounds());
   if (regression && p.bound == "entropy")
     throw InputError(f.where("bound"),
                      "'entropy' needs class labels; a regression (csv) experiment uses ksg_xy or "
                      "auto");
   f.optional("time_decay", p.time_decay);
-  check_choice(f, "time_decay", p.time_decay, {"epoch", "none"});
+  check_choice(f, "time_decay", p.time_decay, trials::time_decays());
   f.optional("layerwise", p.layerwise);
   f.reject_unknown();
 }
@@ -221,24 +252,40 @@ void read_mi(Fields f, trials::MiConfig& m, bool regression) {
   check_range(f, "samples", static_cast<double>(m.samples), 10, 1e7);
   f.optional("k", m.k);
   check_range(f, "k", m.k, 1, 100);
-  if (m.k >= m.samples) throw InputError(f.where("k"), "must be smaller than mi.samples");
+  // The MI probe (trials/mi_probe.cpp) needs at least k + 2 samples: the same limit, at load.
+  if (m.k + 2 > m.samples)
+    throw InputError(f.where("k"),
+                     fmt::format("must be at most mi.samples - 2 ({})", m.samples - 2));
   f.optional("stratified", m.stratified);
   f.optional("estimator", m.estimator);
-  check_choice(f, "estimator", m.estimator, {"ksg", "ksg_cd"});
+  check_choice(f, "estimator", m.estimator, trials::mi_estimators());
   if (regression && (m.stratified || m.estimator == "ksg_cd"))
     throw InputError(f.where(m.stratified ? "stratified" : "estimator"),
                      "needs class labels; a regression (csv) experiment cannot use it");
   f.optional("layer_features", m.layer_features);
-  check_choice(f, "layer_features", m.layer_features, {"full", "channel_mean"});
+  check_choice(f, "layer_features", m.layer_features, trials::mi_layer_features());
   f.reject_unknown();
 }
 
 // ---- searches and methods -------------------------------------------------------------------
 
+// The log-spaced candidates are rounded to 3 significant digits (their labels): too many in too
+// narrow a range round together, which the LRRT would refuse only when it is planned.
+void check_distinct_labels(const Fields& f, const search::LrrtConfig& l) {
+  const auto lrs = search::log_spaced_lrs(l.lr_low, l.lr_high, l.lr_count);
+  for (std::size_t i = 1; i < lrs.size(); ++i)
+    if (!(lrs[i] > lrs[i - 1]))
+      throw InputError(f.where("lr_count"),
+                       fmt::format("{} LRs between {:g} and {:g} collide at 3 significant "
+                                   "digits ({:g} twice); use fewer or a wider range",
+                                   l.lr_count, l.lr_low, l.lr_high, lrs[i]));
+}
+
 void read_lrrt(Fields f, search::LrrtConfig& l, bool regression) {
   f.optional("mode", l.mode);
   check_choice(f, "mode", l.mode, {"auto", "full", "quick", "off"});
   f.optional("lrs", l.lrs);
+  check_at_most(f, "lrs", l.lrs.size(), kMaxLrCandidates, "LRs");
   check_each_in_range(f, "lrs", l.lrs, 1e-12, 100);
   check_strictly_ascending(f, "lrs", l.lrs);
   if (f.has("lrs") && l.lrs.size() < 2)
@@ -250,15 +297,16 @@ void read_lrrt(Fields f, search::LrrtConfig& l, bool regression) {
     throw InputError(f.where("lr_high"), fmt::format("must be larger than lr_low ({})", l.lr_low));
   check_range(f, "lr_high", l.lr_high, 1e-12, 100);
   f.optional("lr_count", l.lr_count);
-  check_range(f, "lr_count", l.lr_count, 2, 1000);
+  check_range(f, "lr_count", l.lr_count, 2, kMaxLrCandidates);
+  if (l.lrs.empty()) check_distinct_labels(f, l);
   f.optional("trials", l.trials);
-  check_range(f, "trials", l.trials, 1, 100);
+  check_range(f, "trials", l.trials, 1, kMaxLrrtTrials);
   f.optional("epochs_per_trial", l.epochs_per_trial);
-  check_range(f, "epochs_per_trial", l.epochs_per_trial, 2, 10000);  // d_s needs epoch 2
+  check_range(f, "epochs_per_trial", l.epochs_per_trial, 2, kMaxEpochs);  // d_s needs epoch 2
   f.optional("quick_trials", l.quick_trials);
-  check_range(f, "quick_trials", l.quick_trials, 1, 100);
+  check_range(f, "quick_trials", l.quick_trials, 1, kMaxLrrtTrials);
   f.optional("quick_epochs", l.quick_epochs);
-  check_range(f, "quick_epochs", l.quick_epochs, 2, 10000);
+  check_range(f, "quick_epochs", l.quick_epochs, 2, kMaxEpochs);
   f.optional("quick_c2", l.quick_c2);
   check_range(f, "quick_c2", l.quick_c2, 1e-9, 1e6);
   if (regression) l.attribute = "ity";
@@ -279,18 +327,20 @@ void read_c1c2(Fields f, search::C1C2Config& c) {
   f.optional("enabled", c.enabled);
   f.optional("c1_grid", c.c1_grid);
   check_not_empty(f, "c1_grid", c.c1_grid.size());
+  check_at_most(f, "c1_grid", c.c1_grid.size(), kMaxGridValues, "values");
   check_each_in_range(f, "c1_grid", c.c1_grid, 1, 1e6);
   check_distinct(f, "c1_grid", c.c1_grid);
   f.optional("c2_grid", c.c2_grid);
   check_not_empty(f, "c2_grid", c.c2_grid.size());
+  check_at_most(f, "c2_grid", c.c2_grid.size(), kMaxGridValues, "values");
   check_each_in_range(f, "c2_grid", c.c2_grid, 1e-9, 1e6);
   check_distinct(f, "c2_grid", c.c2_grid);
   f.optional("max_candidates", c.max_candidates);
-  check_range(f, "max_candidates", c.max_candidates, 1, 1000);
+  check_range(f, "max_candidates", c.max_candidates, 1, kMaxC1C2Candidates);
   f.optional("min_epochs", c.min_epochs);
-  check_range(f, "min_epochs", c.min_epochs, 1, 10000);
+  check_range(f, "min_epochs", c.min_epochs, 1, kMaxEpochs);
   f.optional("max_epochs", c.max_epochs);
-  check_range(f, "max_epochs", c.max_epochs, c.min_epochs, 10000);
+  check_range(f, "max_epochs", c.max_epochs, c.min_epochs, kMaxEpochs);
   f.optional("eta", c.eta);
   check_range(f, "eta", c.eta, 1.01, 100);
   f.optional("validation_fraction", c.validation_fraction);
@@ -302,9 +352,9 @@ void read_baselines(Fields f, search::BaselineConfig& b) {
   f.optional("optimizers", b.optimizers);
   check_each_choice(f, "optimizers", b.optimizers, {"adam", "rmsprop", "lars", "step"});
   f.optional("candidates", b.candidates);
-  check_range(f, "candidates", b.candidates, 1, 1000);
+  check_range(f, "candidates", b.candidates, 1, kMaxLrCandidates);
   f.optional("search_epochs", b.search_epochs);
-  check_range(f, "search_epochs", b.search_epochs, 0, 100000);
+  check_range(f, "search_epochs", b.search_epochs, 0, kMaxEpochs);
   f.optional("step_gamma", b.step_gamma);
   check_range(f, "step_gamma", b.step_gamma, 1e-9, 1);
   f.optional("step_size", b.step_size);
@@ -355,7 +405,7 @@ void read_report(Fields f, ReportConfig& r, bool regression) {
 
 void read_trial_basics(Fields& f, ExperimentConfig& e) {
   f.optional("epochs", e.trial.epochs);
-  check_range(f, "epochs", e.trial.epochs, 1, 100000);
+  check_range(f, "epochs", e.trial.epochs, 1, kMaxEpochs);
   f.optional("batch_size", e.trial.batch_size);
   check_range(f, "batch_size", e.trial.batch_size, 1, 1 << 20);
   f.optional("seed", e.trial.seed);
@@ -369,6 +419,7 @@ void read_trial_basics(Fields& f, ExperimentConfig& e) {
 void read_seeds(Fields& f, ExperimentConfig& e) {
   f.optional("seeds", e.seeds);
   check_not_empty(f, "seeds", e.seeds.size());
+  check_at_most(f, "seeds", e.seeds.size(), kMaxSeeds, "seeds");
   check_distinct(f, "seeds", e.seeds);
 }
 
@@ -392,7 +443,7 @@ void read_top(Fields& f, ExperimentConfig& e, const LoadOptions& options) {
   read_trial_basics(f, e);
   read_seeds(f, e);
   read_data(f.child("data"), e.trial.data, options);
-  const bool regression = is_regression(e.trial.data);
+  const bool regression = e.trial.data.is_regression();
   read_model(f.child("model"), e.trial.model);
   read_optimizer(f.child("optimizer"), e.trial.optimizer);
   read_policy(f.child("policy"), e.trial.policy, regression);
@@ -411,12 +462,12 @@ void read_top(Fields& f, ExperimentConfig& e, const LoadOptions& options) {
 
 ExperimentConfig parse_experiment(const std::string& text, const std::string& file,
                                   const LoadOptions& options) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::ParserException& e) {
-    throw InputError(location(file, e.mark.line + 1), fmt::format("YAML syntax: {}", e.msg));
-  }
+  // The text is stored with the experiment: a huge file would be copied into the database whole.
+  if (text.size() > kMaxFileBytes)
+    throw InputError(file,
+                     fmt::format("is {} bytes; an experiment file may hold at most {} (1 MiB)",
+                                 text.size(), kMaxFileBytes));
+  const YAML::Node root = load_document(text, file);
   if (!root.IsMap()) throw InputError(file, "expected a YAML mapping at the top level");
   ExperimentConfig e;
   e.file = file;
@@ -433,6 +484,12 @@ ExperimentConfig parse_experiment(const std::string& text, const std::string& fi
 }
 
 ExperimentConfig load_experiment(const std::string& path, const LoadOptions& options) {
+  std::error_code error;
+  const auto size = std::filesystem::file_size(path, error);
+  if (!error && size > kMaxFileBytes)  // refused before it is read into memory
+    throw InputError(
+        path, fmt::format("is {} bytes; an experiment file may hold at most {} (1 MiB)", size,
+                          kMaxFileBytes));
   std::ifstream in(path);
   if (!in) throw InputError(path, "cannot read experiment file");
   std::stringstream text;

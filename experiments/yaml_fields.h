@@ -3,19 +3,24 @@
 // the nearest valid key as a hint), and every error names file:line and the key's full path.
 #include <yaml-cpp/yaml.h>
 
-#include <map>
 #include <set>
 #include <string>
 #include <vector>
 
 namespace automl::experiments {
 
+// Parses `text` (named `file` in messages) as exactly one YAML document. Throws InputError with
+// file:line on a syntax error, a second document (`---`) and a key repeated in any mapping
+// (yaml-cpp would keep the first value and drop the second without a word).
+YAML::Node load_document(const std::string& text, const std::string& file);
+
 class Fields {
  public:
   // `node` must be a mapping; `path` is its dotted key path ("" at the top).
   Fields(const YAML::Node& node, std::string file, std::string path);
 
-  // Reads `key` into `out` when present (out keeps its default otherwise).
+  // Reads `key` into `out` when present (out keeps its default otherwise). Numbers must be
+  // finite (.nan and .inf are refused), integers whole and within their type.
   template <typename T>
   void optional(const std::string& key, T& out);
   // Like optional, but a missing key is an error.
@@ -23,12 +28,11 @@ class Fields {
   void required(const std::string& key, T& out);
   // The sub-mapping at `key` (an empty mapping when absent).
   Fields child(const std::string& key);
-  // A mapping of free-form numeric options (e.g. model options).
-  void numbers(const std::string& key, std::map<std::string, double>& out);
   bool has(const std::string& key) const;
 
-  // Throws for any key that was never asked for.
-  void reject_unknown() const;
+  // Throws for any key that was never asked for; `expected`, when given, ends the message
+  // (e.g. the keys that would be valid).
+  void reject_unknown(const std::string& expected = "") const;
   // Declares `keys` as known and rejects any other now, before the values are read: a typo in
   // a key is then reported ahead of errors its misspelling would cause elsewhere.
   void reject_unknown_except(const std::vector<std::string>& keys);

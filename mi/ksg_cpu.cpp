@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include "mi/threads.h"
+
 // Hot loops get an AVX-512 / AVX2 clone picked at load time (GCC ifunc); the default clone keeps
 // the library runnable on any x86-64. Other compilers/targets just get the plain function.
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
@@ -543,20 +545,29 @@ void check_args(std::int64_t n, int k) {
   if (n <= k) throw std::invalid_argument("mi: need more than k samples");
 }
 
-}  // namespace
-
-int resolve_threads(int threads) {
-  if (threads > 0) return threads;
-  const unsigned hw = std::thread::hardware_concurrency();
-  return hw == 0 ? 1 : static_cast<int>(hw);
+// One search over the points `pts` on the engine `algo` picks: leaf_work(tree, b, e) over the
+// leaves of a k-d tree (4 leaves a chunk), or row_work(rows, b, e) over the rows (16 a chunk).
+template <typename LeafWork, typename RowWork>
+void on_tree_or_rows(const double* pts, std::int64_t n, std::int64_t d, CpuAlgo algo, int threads,
+                     const LeafWork& leaf_work, const RowWork& row_work) {
+  if (use_tree(algo, d)) {
+    const KdTree tree(pts, n, d);
+    parallel_chunks(static_cast<std::int64_t>(tree.leaves().size()), threads, 4,
+                    [&](std::int64_t b, std::int64_t e) { leaf_work(tree, b, e); });
+  } else {
+    const RowPoints rows(pts, n, d);
+    parallel_chunks(n, threads, 16, [&](std::int64_t b, std::int64_t e) { row_work(rows, b, e); });
+  }
 }
+
+}  // namespace
 
 void parallel_chunks(std::int64_t n, int threads, std::int64_t chunk,
                      const std::function<void(std::int64_t, std::int64_t)>& f) {
   if (n <= 0) return;
   chunk = std::max<std::int64_t>(chunk, 1);
   const std::int64_t nchunks = (n + chunk - 1) / chunk;
-  const int nt = static_cast<int>(std::min<std::int64_t>(resolve_threads(threads), nchunks));
+  const int nt = static_cast<int>(std::min<std::int64_t>(mi::resolve_threads(threads), nchunks));
   std::atomic<std::int64_t> next{0};
   auto work = [&] {
     for (;;) {
@@ -624,30 +635,35 @@ void ksg_counts_cpu(const double* x, std::int64_t dx, const double* y, std::int6
 void kth_distances(const double* pts, std::int64_t n, std::int64_t d, int k, CpuAlgo algo,
                    int threads, double* out) {
   check_args(n, k);
-  if (use_tree(algo, d)) {
-    const KdTree tree(pts, n, d);
-    parallel_chunks(static_cast<std::int64_t>(tree.leaves().size()), threads, 4,
-                    [&](std::int64_t b, std::int64_t e) { knn_leaves(tree, k, b, e, out); });
-  } else {
-    const RowPoints p(pts, n, d);
-    parallel_chunks(n, threads, 16,
-                    [&](std::int64_t b, std::int64_t e) { kth_brute_range(p, k, b, e, out); });
-  }
+  on_tree_or_rows(
+      pts, n, d, algo, threads,
+      [&](const KdTree& tree, std::int64_t b, std::int64_t e) { knn_leaves(tree, k, b, e, out); },
+      [&](const RowPoints& p, std::int64_t b, std::int64_t e) {
+        kth_brute_range(p, k, b, e, out);
+      });
 }
 
 void range_counts(const double* pts, std::int64_t n, std::int64_t d, const double* radius,
                   CpuAlgo algo, int threads, std::int64_t* out) {
   if (n <= 0) return;
-  if (use_tree(algo, d)) {
-    const KdTree tree(pts, n, d);
-    parallel_chunks(static_cast<std::int64_t>(tree.leaves().size()), threads, 4,
-                    [&](std::int64_t b, std::int64_t e) { count_leaves(tree, radius, b, e, out); });
-  } else {
-    const RowPoints p(pts, n, d);
-    parallel_chunks(n, threads, 16, [&](std::int64_t b, std::int64_t e) {
-      count_brute_range(p, radius, b, e, out);
-    });
-  }
+  on_tree_or_rows(
+      pts, n, d, algo, threads,
+      [&](const KdTree& tree, std::int64_t b, std::int64_t e) {
+        count_leaves(tree, radius, b, e, out);
+      },
+      [&](const RowPoints& p, std::int64_t b, std::int64_t e) {
+        count_brute_range(p, radius, b, e, out);
+      });
 }
 
 }  // namespace automl::mi::detail
+
+namespace automl::mi {
+
+int resolve_threads(int threads, int sharers) {
+  if (threads > 0) return threads;
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::max(1, cores / std::max(1, sharers));
+}
+
+}  // namespace automl::mi

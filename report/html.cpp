@@ -56,7 +56,7 @@ std::string score_axis(const ExperimentSummary& s) {
 
 const Run* best_run(const ExperimentSummary& s, const MethodSummary& m) {
   for (const auto& r : s.runs)
-    if (r.method == m.method && r.seed == m.best_seed && r.status == "done") return &r;
+    if (r.method == m.method && r.seed == m.best_seed && r.status == TrialStatus::done) return &r;
   return nullptr;
 }
 
@@ -180,7 +180,8 @@ std::string cost_chart(const ExperimentSummary& s) {
 
 std::string experiment_section(const ExperimentSummary& s) {
   std::string out = fmt::format("<h2>{} <span class=\"note\">({})</span></h2>\n",
-                                escape_xml(s.experiment.name), escape_xml(s.experiment.status));
+                                escape_xml(s.experiment.name),
+                                std::string(name(s.experiment.status)));
   if (!s.description.empty()) out += "<p>" + escape_xml(s.description) + "</p>\n";
   out += "<p class=\"note\">" + escape_xml(measure_note(s)) + ".</p>\n";
   if (s.methods.empty())

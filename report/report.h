@@ -24,10 +24,10 @@ namespace automl::report {
 
 // One final run (one method, one seed).
 struct Run {
-  std::string method;
+  Method method = Method::mi_sgd;
   std::uint64_t seed = 0;
   std::int64_t trial_id = 0;
-  std::string status;
+  TrialStatus status = TrialStatus::done;
   double score = 0;  // final test accuracy, or final test MAE
   double peak = 0;   // best per-epoch test accuracy, or lowest test MAE
   double device_seconds = 0;
@@ -37,7 +37,7 @@ struct Run {
 };
 
 struct MethodSummary {
-  std::string method;
+  Method method = Method::mi_sgd;
   int runs = 0;     // finished runs that count
   int crashed = 0;  // final runs that crashed or failed
   double best = 0, mean = 0, sd = 0;
@@ -56,7 +56,7 @@ struct ExperimentSummary {
   std::vector<double> milestones;
   std::vector<MethodSummary> methods;  // in a fixed order: MI-SGD first, then the baselines
   std::vector<Run> runs;
-  std::map<std::string, double> stage_seconds;  // device-seconds per stage (lrrt, c1c2, ...)
+  std::map<Stage, double> stage_seconds;        // device-seconds per stage
   double total_seconds = 0;                     // every trial of the experiment
   std::vector<storage::LrrtRow> lrrt_table;     // table D; while the LRRT is undecided, rebuilt
   bool lrrt_undecided = false;                  // from its finished trials' epochs
@@ -82,7 +82,7 @@ std::string html_report(const std::vector<ExperimentSummary>& summaries,
 // Mean and sample standard deviation (n - 1; 0 for fewer than 2 values).
 std::pair<double, double> mean_sd(const std::vector<double>& values);
 
-// Display name of a method key ("mi_sgd_layerwise" -> "MI-SGD layer-wise").
-std::string method_title(const std::string& method);
+// Display name of a method (mi_sgd_layerwise -> "MI-SGD layer-wise").
+std::string method_title(Method method);
 
 }  // namespace automl::report

@@ -12,9 +12,9 @@
 namespace automl::report {
 namespace {
 
-const std::vector<std::string> kMethodOrder = {
-    "main", "mi_sgd", "mi_sgd_layerwise", "adam", "rmsprop", "lars", "step"};
-const std::set<std::string> kFinalStages = {"main", "mi_sgd", "baseline"};
+bool is_final(Stage stage) {
+  return stage == Stage::mi_sgd || stage == Stage::baseline;
+}
 
 // The stored experiment (YAML) read without checking its data paths: the report may run on a
 // machine without the data. Old or foreign configs fall back to the defaults.
@@ -30,38 +30,16 @@ experiments::ExperimentConfig stored_config(const storage::ExperimentRow& row) {
   }
 }
 
-std::string label_part(const std::string& label, std::size_t index) {
-  std::size_t start = 0;
-  for (std::size_t i = 0; i < index; ++i) {
-    start = label.find('/', start);
-    if (start == std::string::npos) return "";
-    ++start;
-  }
-  return label.substr(start, label.find('/', start) - start);
-}
-
-// Labels follow search/search.h: "mi_sgd_layerwise/seed=1", "baseline/adam/seed=1",
-// "baseline_search/adam/lr=0.001", "main/seed=1".
-std::string method_of(const storage::TrialRow& t) {
-  if (t.stage == "baseline" || t.stage == "baseline_search") return label_part(t.label, 1);
-  return label_part(t.label, 0);
-}
-
 double device_seconds_of(const storage::TrialRow& t) {
   return t.device_seconds > 0 ? t.device_seconds : t.seconds;  // schema 1 had wall seconds only
-}
-
-double json_number(const nlohmann::json& j, const char* key) {
-  return j.is_object() && j.contains(key) && j[key].is_number() ? j[key].get<double>() : 0.0;
 }
 
 void load_curves(storage::Storage& storage, bool regression, Run& run) {
   for (const auto& e : storage.epochs(run.trial_id)) {
     if (e.epoch < 1) continue;  // epoch 0 is the pre-training MI record
-    const auto extra = nlohmann::json::parse(e.extra.empty() ? "{}" : e.extra, nullptr, false);
     run.epochs.push_back(e.epoch);
-    run.test.push_back(regression ? json_number(extra, "test_mae") : e.test_accuracy);
-    run.train.push_back(regression ? json_number(extra, "train_mae") : e.train_accuracy);
+    run.test.push_back(regression ? e.test_mae : e.test_accuracy);
+    run.train.push_back(regression ? e.train_mae : e.train_accuracy);
     run.lr.push_back(e.lr);
     run.seconds.push_back(e.seconds);
     for (const auto& g : e.groups) run.group_lr[g.name].push_back(g.lr);
@@ -95,9 +73,9 @@ std::vector<Run> final_runs(storage::Storage& storage, const storage::Experiment
   const bool from_results = !runs.empty();
   if (!from_results) {
     for (const auto& t : trials) {
-      if (!kFinalStages.count(t.stage) || t.status == "pending" || t.status == "running") continue;
+      if (!is_final(t.stage) || !finished(t.status)) continue;
       Run run;
-      run.method = method_of(t);
+      run.method = t.method;
       run.seed = t.seed;
       run.trial_id = t.id;
       run.status = t.status;
@@ -120,18 +98,17 @@ std::optional<int> first_epoch_reaching(const Run& run, double milestone, bool r
   return std::nullopt;
 }
 
-double tuning_seconds(const std::string& method, const std::vector<storage::TrialRow>& trials) {
+double tuning_seconds(Method method, const std::vector<storage::TrialRow>& trials) {
   double seconds = 0;
   for (const auto& t : trials) {
-    const bool mi_tuning = t.stage == "lrrt" || t.stage == "c1c2";
-    if (method.rfind("mi_sgd", 0) == 0 ? mi_tuning
-                                       : t.stage == "baseline_search" && method_of(t) == method)
+    const bool mi_tuning = t.stage == Stage::lrrt || t.stage == Stage::c1c2;
+    if (is_mi_method(method) ? mi_tuning : t.stage == Stage::baseline_search && t.method == method)
       seconds += device_seconds_of(t);
   }
   return seconds;
 }
 
-MethodSummary summarize_method(const std::string& method, const std::vector<Run>& runs,
+MethodSummary summarize_method(Method method, const std::vector<Run>& runs,
                                const std::vector<storage::TrialRow>& trials,
                                const ExperimentSummary& s) {
   MethodSummary m;
@@ -141,7 +118,7 @@ MethodSummary summarize_method(const std::string& method, const std::vector<Run>
   for (const auto& run : runs) {
     if (run.method != method) continue;
     m.run_seconds += run.device_seconds;
-    if (run.status != "done") {
+    if (run.status != TrialStatus::done) {
       ++m.crashed;
       continue;
     }
@@ -165,33 +142,26 @@ MethodSummary summarize_method(const std::string& method, const std::vector<Run>
   return m;
 }
 
-std::vector<std::string> methods_in_order(const std::vector<Run>& runs) {
-  std::set<std::string> present;
+// The methods present, in the vocabulary's order: MI-SGD first, then the baselines.
+std::vector<Method> methods_in_order(const std::vector<Run>& runs) {
+  std::set<Method> present;
   for (const auto& r : runs) present.insert(r.method);
-  std::vector<std::string> ordered;
-  for (const auto& m : kMethodOrder)
-    if (present.erase(m)) ordered.push_back(m);
-  ordered.insert(ordered.end(), present.begin(), present.end());
-  return ordered;
+  return {present.begin(), present.end()};
 }
 
-// Table D's plotted columns from the LRRT trials themselves ("lrrt/t=1/lr=0.01"), for an
-// experiment stopped before the LRRT's decision was stored.
+// Table D's plotted columns from the LRRT trials themselves, for an experiment stopped before
+// the LRRT's decision was stored.
 std::vector<storage::LrrtRow> lrrt_rows_from_trials(storage::Storage& storage,
                                                     const std::vector<storage::TrialRow>& trials) {
   std::vector<storage::LrrtRow> rows;
   for (const auto& t : trials) {
-    if (t.stage != "lrrt" || (t.status != "done" && t.status != "crashed")) continue;
-    const auto trial_part = label_part(t.label, 1), lr_part = label_part(t.label, 2);
-    if (trial_part.rfind("t=", 0) != 0 || lr_part.rfind("lr=", 0) != 0) continue;
-    storage::LrrtRow row;
-    try {
-      row.trial = std::stoi(trial_part.substr(2));
-      row.lr = std::stod(lr_part.substr(3));
-    } catch (const std::exception&) {
+    if (t.stage != Stage::lrrt ||
+        (t.status != TrialStatus::done && t.status != TrialStatus::crashed))
       continue;
-    }
-    row.crashed = t.status == "crashed";
+    storage::LrrtRow row;
+    row.trial = t.repeat;
+    row.lr = t.lr;
+    row.crashed = t.status == TrialStatus::crashed;
     for (const auto& e : storage.epochs(t.id)) {
       if (e.epoch < 1) continue;
       row.final_accuracy = e.train_accuracy;
@@ -216,14 +186,17 @@ std::pair<double, double> mean_sd(const std::vector<double>& values) {
   return {mean, std::sqrt(squares / static_cast<double>(values.size() - 1))};
 }
 
-std::string method_title(const std::string& method) {
-  static const std::map<std::string, std::string> titles = {
-      {"mi_sgd", "MI-SGD"}, {"mi_sgd_layerwise", "MI-SGD layer-wise"},
-      {"adam", "Adam"},     {"rmsprop", "RMSprop"},
-      {"lars", "LARS"},     {"step", "step-decay SGD"},
-      {"main", "main"}};
-  const auto found = titles.find(method);
-  return found == titles.end() ? method : found->second;
+std::string method_title(Method method) {
+  switch (method) {
+    case Method::sgd: return "SGD";
+    case Method::mi_sgd: return "MI-SGD";
+    case Method::mi_sgd_layerwise: return "MI-SGD layer-wise";
+    case Method::adam: return "Adam";
+    case Method::rmsprop: return "RMSprop";
+    case Method::lars: return "LARS";
+    case Method::step: return "step-decay SGD";
+  }
+  return std::string(name(method));
 }
 
 ExperimentSummary summarize(storage::Storage& storage, const storage::ExperimentRow& experiment,
@@ -232,7 +205,7 @@ ExperimentSummary summarize(storage::Storage& storage, const storage::Experiment
   s.experiment = experiment;
   const auto config = stored_config(experiment);
   s.description = config.description;
-  s.regression = config.trial.data.format == "csv";
+  s.regression = config.trial.data.is_regression();
   s.milestones = options.milestones ? *options.milestones : config.report.milestones;
   s.lrrt_attribute = config.lrrt.attribute;
 

@@ -57,9 +57,10 @@ std::string measure_note(const ExperimentSummary& s) {
 }
 
 std::string stage_line(const ExperimentSummary& s) {
+  std::map<std::string_view, double> by_name;  // alphabetical, as the report always listed them
+  for (const auto& [stage, seconds] : s.stage_seconds) by_name[name(stage)] = seconds;
   std::string line = "device-seconds by stage:";
-  for (const auto& [stage, seconds] : s.stage_seconds)
-    line += fmt::format(" {} {:.1f},", stage, seconds);
+  for (const auto& [stage, seconds] : by_name) line += fmt::format(" {} {:.1f},", stage, seconds);
   return line + fmt::format(" total {:.1f}", s.total_seconds);
 }
 
@@ -76,7 +77,7 @@ std::vector<std::string> bounds_lines(const ExperimentSummary& s) {
 }
 
 void print_table(const ExperimentSummary& s, std::ostream& out) {
-  out << fmt::format("experiment {} ({})", s.experiment.name, s.experiment.status);
+  out << fmt::format("experiment {} ({})", s.experiment.name, name(s.experiment.status));
   if (!s.description.empty()) out << ": " << s.description;
   out << "\n" << measure_note(s) << "\n";
   if (s.methods.empty()) {

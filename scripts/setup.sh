@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   libtorch-dev libopenblas0-pthread
-  libsqlitecpp-dev libsqlite3-dev sqlite3
+  libsqlitecpp-dev libsqlite3-dev sqlite3 python3 procps  # python3, pgrep: tests/fault_injection.sh
   libyaml-cpp-dev libfmt-dev catch2 libboost-dev zlib1g-dev
   libcli11-dev nlohmann-json3-dev libbenchmark-dev
   dataset-fashion-mnist

@@ -6,17 +6,15 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <stdexcept>
 
 #include "search/c1c2.h"
+#include "search/lr_grid.h"
 
 namespace automl::search {
 namespace {
 
 const std::vector<std::string> kBaselineOptimizers = {"adam", "rmsprop", "lars", "step"};
-
-double round_significant(double value, int digits) {
-  return std::stod(fmt::format("{:.{}g}", value, digits));
-}
 
 int search_epochs(const BaselineConfig& config, const trials::TrialConfig& base) {
   return config.search_epochs > 0 ? config.search_epochs : base.epochs;
@@ -30,20 +28,17 @@ void validate_baseline_config(const BaselineConfig& c) {
         kBaselineOptimizers.end())
       throw InputError("baselines.optimizers",
                        fmt::format("'{}' (expected adam, rmsprop, lars or step)", name));
-  if (c.candidates < 1)
-    throw InputError("baselines.candidates", fmt::format("{} (expected >= 1)", c.candidates));
-  if (c.search_epochs < 0)
-    throw InputError(
-        "baselines.search_epochs",
-        fmt::format("{} (expected >= 0; 0 = the experiment's epochs)", c.search_epochs));
-  if (!(c.step_gamma > 0 && c.step_gamma <= 1))
-    throw InputError("baselines.step_gamma",
-                     fmt::format("{:g} (expected in (0, 1])", c.step_gamma));
-  if (c.step_size < 1)
-    throw InputError("baselines.step_size", fmt::format("{} (expected >= 1)", c.step_size));
-  if (!(c.validation_fraction > 0 && c.validation_fraction < 1))
-    throw InputError("baselines.validation_fraction",
-                     fmt::format("{:g} (expected in (0, 1))", c.validation_fraction));
+  // Preconditions of the search, not rules for user input: experiments/ checks what a file
+  // says (with its line, within documented limits), so a config failing here is a bug.
+  const auto require = [](bool ok, const char* what) {
+    if (!ok) throw std::invalid_argument(fmt::format("baseline config: {}", what));
+  };
+  require(c.candidates >= 1, "baselines.candidates must be >= 1");
+  require(c.search_epochs >= 0, "baselines.search_epochs must be >= 0");
+  require(c.step_gamma > 0 && c.step_gamma <= 1, "baselines.step_gamma must be in (0, 1]");
+  require(c.step_size >= 1, "baselines.step_size must be >= 1");
+  require(c.validation_fraction > 0 && c.validation_fraction < 1,
+          "baselines.validation_fraction must be in (0, 1)");
 }
 
 LrSpan baseline_lr_span(const std::string& optimizer) {
@@ -59,13 +54,9 @@ LrSpan baseline_lr_span(const std::string& optimizer) {
 
 std::vector<double> baseline_candidate_lrs(const std::string& optimizer, int count) {
   const LrSpan span = baseline_lr_span(optimizer);
-  if (count == 1) return {round_significant(std::sqrt(span.low * span.high), 3)};
   std::vector<double> lrs;
-  const double step = std::log(span.high / span.low) / (count - 1);
-  for (int i = 0; i < count; ++i) {
-    const double lr = round_significant(span.low * std::exp(step * i), 3);
-    if (lrs.empty() || lr > lrs.back()) lrs.push_back(lr);
-  }
+  for (double lr : log_spaced_lrs(span.low, span.high, count))
+    if (lrs.empty() || lr > lrs.back()) lrs.push_back(lr);  // drop LRs that rounded together
   return lrs;
 }
 
@@ -108,8 +99,8 @@ std::vector<Job> plan_baseline_search(const BaselineConfig& config,
   std::vector<Job> jobs;
   for (const auto& optimizer : config.optimizers) {
     for (double lr : baseline_candidate_lrs(optimizer, config.candidates)) {
-      Job job{"baseline_search", baseline_search_label(optimizer, lr),
-              baseline_trial(config, base, optimizer, lr)};
+      Job job{Stage::baseline_search, baseline_search_label(optimizer, lr),
+              baseline_trial(config, base, optimizer, lr), parse<Method>(optimizer)};
       job.config.epochs = search_epochs(config, base);
       job.config.data.validation_fraction = config.validation_fraction;
       job.config.mi.enabled = false;  // the choice needs no MI: save its time
@@ -134,7 +125,8 @@ std::vector<BaselineChoice> decide_baselines(const BaselineConfig& config,
       BaselineCandidate candidate;
       candidate.lr = lr;
       const auto found = by_label.find(baseline_search_label(optimizer, lr));
-      candidate.status = found == by_label.end() ? "missing" : found->second->status;
+      candidate.status =
+          found == by_label.end() ? "missing" : std::string(name(found->second->status));
       candidate.score = found == by_label.end() ? -std::numeric_limits<double>::infinity()
                                                 : validation_score(*found->second, regression);
       // Strictly better only: ties keep the smaller LR.
@@ -157,8 +149,9 @@ std::vector<Job> plan_baseline_finals(const BaselineConfig& config, const trials
   for (const auto& choice : choices) {
     if (!choice.found) continue;
     for (std::uint64_t seed : seeds) {
-      Job job{"baseline", baseline_label(choice.optimizer, seed),
-              baseline_trial(config, base, choice.optimizer, choice.lr)};
+      Job job{Stage::baseline, baseline_label(choice.optimizer, seed),
+              baseline_trial(config, base, choice.optimizer, choice.lr),
+              parse<Method>(choice.optimizer)};
       job.config.seed = seed;
       job.config.data.validation_fraction = 0;
       job.config.evaluate_test = true;
@@ -170,10 +163,10 @@ std::vector<Job> plan_baseline_finals(const BaselineConfig& config, const trials
 
 std::vector<Job> plan_mi_sgd_finals(const trials::TrialConfig& base, const LrRange& range,
                                     const std::vector<std::uint64_t>& seeds, bool layerwise) {
-  const std::string method = layerwise ? "mi_sgd_layerwise" : "mi_sgd";
+  const auto method = layerwise ? Method::mi_sgd_layerwise : Method::mi_sgd;
   std::vector<Job> jobs;
   for (std::uint64_t seed : seeds) {
-    Job job{"mi_sgd", fmt::format("{}/seed={}", method, seed), base};
+    Job job{Stage::mi_sgd, fmt::format("{}/seed={}", name(method), seed), base, method};
     auto& trial = job.config;
     use_mi_sgd(trial, range, layerwise);
     trial.seed = seed;

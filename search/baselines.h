@@ -13,7 +13,8 @@
 
 namespace automl::search {
 
-// Throws InputError naming the baselines.* key on a value out of range.
+// Throws when `config` breaks a precondition of the baseline search (std::invalid_argument;
+// an unknown optimizer: InputError). User input is validated by experiments/ (file:line).
 void validate_baseline_config(const BaselineConfig& config);
 
 // The LR range each optimizer's candidates span (docs/search.md says why).

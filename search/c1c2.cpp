@@ -48,23 +48,22 @@ double RangeCandidate::score() const {
 }
 
 void validate_c1c2_config(const C1C2Config& c) {
-  if (c.c1_grid.empty() || c.c2_grid.empty())
-    throw InputError("c1c2.c1_grid", "c1_grid and c2_grid must not be empty");
-  for (double v : c.c1_grid)
-    if (!(v > 0)) throw InputError("c1c2.c1_grid", fmt::format("{:g} (expected > 0)", v));
+  // Preconditions of the search, not rules for user input: experiments/ checks what a file
+  // says (with its line, within documented limits), so a config failing here is a bug.
+  const auto require = [](bool ok, const char* what) {
+    if (!ok) throw std::invalid_argument(fmt::format("C1/C2 config: {}", what));
+  };
+  require(!c.c1_grid.empty() && !c.c2_grid.empty(), "c1c2.c1_grid and c2_grid must not be empty");
+  for (double v : c.c1_grid)  // the LRRT's C1 (validate_lrrt_config)
+    require(v >= 1 && std::isfinite(v), "c1c2.c1_grid values must be finite and >= 1");
   for (double v : c.c2_grid)
-    if (!(v > 0)) throw InputError("c1c2.c2_grid", fmt::format("{:g} (expected > 0)", v));
-  if (c.max_candidates < 1)
-    throw InputError("c1c2.max_candidates", fmt::format("{} (expected >= 1)", c.max_candidates));
-  if (c.min_epochs < 1)
-    throw InputError("c1c2.min_epochs", fmt::format("{} (expected >= 1)", c.min_epochs));
-  if (c.max_epochs < c.min_epochs)
-    throw InputError("c1c2.max_epochs",
-                     fmt::format("{} (expected >= min_epochs = {})", c.max_epochs, c.min_epochs));
-  if (!(c.eta > 1)) throw InputError("c1c2.eta", fmt::format("{:g} (expected > 1)", c.eta));
-  if (!(c.validation_fraction > 0 && c.validation_fraction < 1))
-    throw InputError("c1c2.validation_fraction",
-                     fmt::format("{:g} (expected in (0, 1))", c.validation_fraction));
+    require(v > 0 && std::isfinite(v), "c1c2.c2_grid values must be finite and > 0");
+  require(c.max_candidates >= 1, "c1c2.max_candidates must be >= 1");
+  require(c.min_epochs >= 1 && c.max_epochs >= c.min_epochs,
+          "c1c2 needs 1 <= min_epochs <= max_epochs");
+  require(c.eta > 1 && std::isfinite(c.eta), "c1c2.eta must be finite and > 1");
+  require(c.validation_fraction > 0 && c.validation_fraction < 1,
+          "c1c2.validation_fraction must be in (0, 1)");
 }
 
 std::vector<RangeCandidate> c1c2_candidates(const LrrtConfig& lrrt, const C1C2Config& config,
@@ -116,7 +115,7 @@ std::string c1c2_label(int round, int candidate) {
 }
 
 double validation_score(const JobResult& result, bool regression) {
-  if (result.status != "done") return kMinusInfinity;
+  if (result.status != TrialStatus::done) return kMinusInfinity;
   const trials::EpochRecord* last = nullptr;
   for (const auto& record : result.epochs)
     if (record.epoch >= 1 && (!last || record.epoch > last->epoch)) last = &record;
@@ -179,7 +178,7 @@ std::vector<Job> plan_c1c2_round(const C1C2Config& config, const trials::TrialCo
   std::vector<Job> jobs;
   for (int id : next->candidates) {
     const auto& range = search.candidates[static_cast<std::size_t>(id)].range;
-    Job job{"c1c2", c1c2_label(next->round, id), base};
+    Job job{Stage::c1c2, c1c2_label(next->round, id), base, Method::mi_sgd};
     auto& trial = job.config;
     use_mi_sgd(trial, range, /*layerwise=*/false);
     trial.epochs = next->epochs;

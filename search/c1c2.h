@@ -13,7 +13,8 @@
 
 namespace automl::search {
 
-// Throws InputError naming the c1c2.* key on a value out of range.
+// Throws std::invalid_argument when `config` breaks a precondition of the C1/C2 search. User
+// input is validated by experiments/ (file:line); this guards the other callers.
 void validate_c1c2_config(const C1C2Config& config);
 
 // One distinct range and how it fared.

@@ -16,6 +16,21 @@ nlohmann::json numbers(const std::vector<double>& values) {
   return out;
 }
 
+// What a table D row and an LR's mean over its rows both measure (LrrtRow, LrAggregate). JSON
+// objects keep their keys sorted, so adding the other fields afterwards changes no output.
+template <typename Measured>
+nlohmann::json measurements(const Measured& m) {
+  return {{"min_d_s", number(m.min_d_s)},
+          {"initial_loss", number(m.initial_loss)},
+          {"final_loss", number(m.final_loss)},
+          {"initial_ity", number(m.initial_ity)},
+          {"final_ity", number(m.final_ity)},
+          {"initial_accuracy", number(m.initial_accuracy)},
+          {"final_accuracy", number(m.final_accuracy)},
+          {"initial_mae", number(m.initial_mae)},
+          {"final_mae", number(m.final_mae)}};
+}
+
 }  // namespace
 
 void to_json(nlohmann::json& j, const LayerRow& r) {
@@ -26,18 +41,10 @@ void to_json(nlohmann::json& j, const LayerRow& r) {
 }
 
 void to_json(nlohmann::json& j, const LrrtRow& r) {
-  j = {{"trial", r.trial},
-       {"lr", r.lr},
-       {"min_d_s", number(r.min_d_s)},
-       {"initial_loss", number(r.initial_loss)},
-       {"final_loss", number(r.final_loss)},
-       {"initial_ity", number(r.initial_ity)},
-       {"final_ity", number(r.final_ity)},
-       {"initial_accuracy", number(r.initial_accuracy)},
-       {"final_accuracy", number(r.final_accuracy)},
-       {"initial_mae", number(r.initial_mae)},
-       {"final_mae", number(r.final_mae)},
-       {"layers", r.layers}};
+  j = measurements(r);
+  j["trial"] = r.trial;
+  j["lr"] = r.lr;
+  j["layers"] = r.layers;
 }
 
 void to_json(nlohmann::json& j, const LrrtDropped& d) {
@@ -47,19 +54,11 @@ void to_json(nlohmann::json& j, const LrrtDropped& d) {
 void to_json(nlohmann::json& j, const LrAggregate& a) {
   auto layers = nlohmann::json::array();
   for (const auto& [name, layer] : a.layers) layers.push_back(layer);
-  j = {{"lr", a.lr},
-       {"completed", a.completed},
-       {"crashed", a.crashed()},
-       {"min_d_s", number(a.min_d_s)},
-       {"initial_loss", number(a.initial_loss)},
-       {"final_loss", number(a.final_loss)},
-       {"initial_ity", number(a.initial_ity)},
-       {"final_ity", number(a.final_ity)},
-       {"initial_accuracy", number(a.initial_accuracy)},
-       {"final_accuracy", number(a.final_accuracy)},
-       {"initial_mae", number(a.initial_mae)},
-       {"final_mae", number(a.final_mae)},
-       {"layers", layers}};
+  j = measurements(a);
+  j["lr"] = a.lr;
+  j["completed"] = a.completed;
+  j["crashed"] = a.crashed();
+  j["layers"] = layers;
 }
 
 void to_json(nlohmann::json& j, const LrrtTable& t) {

@@ -9,20 +9,13 @@
 
 namespace automl::search {
 
-void to_json(nlohmann::json& j, const LayerRow& row);
-void to_json(nlohmann::json& j, const LrrtRow& row);
-void to_json(nlohmann::json& j, const LrrtDropped& dropped);
-void to_json(nlohmann::json& j, const LrAggregate& aggregate);
+// What the engine stores; the parts they are made of (rows, rounds, candidates) are serialised
+// with them in json.cpp.
 void to_json(nlohmann::json& j, const LrrtTable& table);
+void to_json(nlohmann::json& j, const LrrtDecision& decision);
 void to_json(nlohmann::json& j, const LrRange& range);
 void from_json(const nlohmann::json& j, LrRange& range);
-void to_json(nlohmann::json& j, const AttributeBounds& bounds);
-void to_json(nlohmann::json& j, const LayerRange& layer);
-void to_json(nlohmann::json& j, const LrrtDecision& decision);
-void to_json(nlohmann::json& j, const RangeCandidate& candidate);
-void to_json(nlohmann::json& j, const C1C2Round& round);
 void to_json(nlohmann::json& j, const C1C2Search& search);
-void to_json(nlohmann::json& j, const BaselineCandidate& candidate);
 void to_json(nlohmann::json& j, const BaselineChoice& choice);
 
 }  // namespace automl::search

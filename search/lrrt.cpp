@@ -8,6 +8,9 @@
 #include <set>
 #include <stdexcept>
 
+#include "search/lr_grid.h"
+#include "trials/mi_decay.h"
+
 namespace automl::search {
 namespace {
 
@@ -15,10 +18,6 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 bool one_of(const std::string& value, const std::vector<std::string>& allowed) {
   return std::find(allowed.begin(), allowed.end(), value) != allowed.end();
-}
-
-double round_significant(double value, int digits) {
-  return std::stod(fmt::format("{:.{}g}", value, digits));
 }
 
 // The config with the numbers of its (resolved) mode in place.
@@ -29,15 +28,14 @@ LrrtConfig effective(const LrrtConfig& config) {
   return resolve_lrrt_mode(config, false);
 }
 
-// min over e = 2..E of d_s(e) = (ITY_{e-1} - ITY_{e-2}) / ITY_{e-1} (SPEC.md 3, 4), with
-// ITY_{e-1} <= 0 counting as d_s = 0. `ity` is indexed by epoch from `first_epoch` (0 when the
-// pre-training value was recorded, else 1). NaN when no d_s is defined.
+// min over e = 2..E of Algorithm 1's d_s(e) (SPEC.md 3, 4; trials::d_s, guard included). `ity`
+// is indexed by epoch from `first_epoch` (0 when the pre-training value was recorded, else 1).
+// NaN when no d_s is defined.
 double min_d_s(const std::vector<double>& ity, int first_epoch, int epochs) {
   double lowest = kNaN;
   for (int e = std::max(2, first_epoch + 2); e <= epochs; ++e) {
-    const double previous = ity[e - 1 - first_epoch], before = ity[e - 2 - first_epoch];
-    const double d_s = previous <= 0 ? 0.0 : (previous - before) / previous;
-    lowest = std::isnan(lowest) ? d_s : std::min(lowest, d_s);
+    const double value = trials::d_s(ity[e - 2 - first_epoch], ity[e - 1 - first_epoch]);
+    lowest = std::isnan(lowest) ? value : std::min(lowest, value);
   }
   return lowest;
 }
@@ -160,6 +158,17 @@ double median(std::vector<double> values) {
   return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
 }
 
+// The LR of the candidate `found` points at; where no candidate meets the rule (found == end),
+// LR_top, with a warning naming the rule and the bound that fell back.
+template <typename Iterator>
+double lr_or_top(AttributeBounds& b, const std::vector<double>& lrs, Iterator found, Iterator end,
+                 const char* rule, const char* bound) {
+  if (found != end) return lrs[*found];
+  b.warnings.push_back(fmt::format("{}: no LR has {} Thresh = {:g}; {} = LR_top", b.attribute, rule,
+                                   b.thresh, bound));
+  return b.lr_top;
+}
+
 }  // namespace
 
 LrrtConfig resolve_lrrt_mode(const LrrtConfig& config, bool budget_is_short) {
@@ -174,41 +183,37 @@ LrrtConfig resolve_lrrt_mode(const LrrtConfig& config, bool budget_is_short) {
 }
 
 void validate_lrrt_config(const LrrtConfig& c) {
-  if (!one_of(c.mode, {"full", "quick", "auto", "off"}))
-    throw InputError("lrrt.mode", fmt::format("'{}' (expected full, quick, auto or off)", c.mode));
-  for (std::size_t i = 0; i < c.lrs.size(); ++i) {
-    if (!(c.lrs[i] > 0) || !std::isfinite(c.lrs[i]))
-      throw InputError("lrrt.lrs", fmt::format("{} is not a positive LR", c.lrs[i]));
-    if (i > 0 && !(c.lrs[i] > c.lrs[i - 1]))
-      throw InputError("lrrt.lrs", "the candidate LRs must be strictly ascending");
-  }
+  // Preconditions of Algorithm 2, not rules for user input: experiments/ checks what a file
+  // says (with its line, within documented limits), so a config failing here is a bug.
+  const auto require = [](bool ok, const char* what) {
+    if (!ok) throw std::invalid_argument(fmt::format("LRRT config: {}", what));
+  };
+  require(one_of(c.mode, {"full", "quick", "auto", "off"}),
+          "lrrt.mode must be full, quick, auto or off");
+  for (std::size_t i = 0; i < c.lrs.size(); ++i)
+    require(c.lrs[i] > 0 && std::isfinite(c.lrs[i]) && (i == 0 || c.lrs[i] > c.lrs[i - 1]),
+            "lrrt.lrs must be positive, finite and strictly ascending");
   if (c.lrs.empty()) {
-    if (!(c.lr_low > 0) || !(c.lr_high > c.lr_low) || !std::isfinite(c.lr_high))
-      throw InputError("lrrt.lr_low", fmt::format("need 0 < lr_low < lr_high, got {:g} and {:g}",
-                                                  c.lr_low, c.lr_high));
-    if (c.lr_count < 2)
-      throw InputError("lrrt.lr_count", fmt::format("{} (expected at least 2)", c.lr_count));
+    require(c.lr_low > 0 && c.lr_high > c.lr_low && std::isfinite(c.lr_high),
+            "lrrt.lr_low and lr_high need 0 < lr_low < lr_high");
+    require(c.lr_count >= 2, "lrrt.lr_count must be >= 2");
   }
-  if (c.trials < 1 || c.quick_trials < 1)
-    throw InputError("lrrt.trials", "trials and quick_trials must be at least 1");
+  require(c.trials >= 1 && c.quick_trials >= 1, "lrrt.trials and quick_trials must be >= 1");
   // d_s needs two ITY values before the epoch, so min(d_s) exists from epoch 2 on.
-  if (c.epochs_per_trial < 2 || c.quick_epochs < 2)
-    throw InputError("lrrt.epochs_per_trial", "epochs_per_trial and quick_epochs must be >= 2");
-  if (!(c.c1 > 0)) throw InputError("lrrt.c1", fmt::format("{:g} (expected > 0)", c.c1));
-  if (!(c.c2 > 0) || !(c.quick_c2 > 0)) throw InputError("lrrt.c2", "c2 and quick_c2 must be > 0");
-  if (!one_of(c.attribute, {"train_accuracy", "ity", "both", "neg_mae"}))
-    throw InputError(
-        "lrrt.attribute",
-        fmt::format("'{}' (expected train_accuracy, ity, both or neg_mae)", c.attribute));
+  require(c.epochs_per_trial >= 2 && c.quick_epochs >= 2,
+          "lrrt.epochs_per_trial and quick_epochs must be >= 2");
+  // Thresh = MAXVAL / C1 (SPEC.md 4) must not exceed MAXVAL; eps = C2 x a median.
+  require(c.c1 >= 1 && std::isfinite(c.c1), "lrrt.c1 must be finite and >= 1");
+  require(c.c2 > 0 && c.quick_c2 > 0 && std::isfinite(c.c2) && std::isfinite(c.quick_c2),
+          "lrrt.c2 and quick_c2 must be finite and > 0");
+  require(one_of(c.attribute, {"train_accuracy", "ity", "both", "neg_mae"}),
+          "lrrt.attribute must be train_accuracy, ity, both or neg_mae");
 }
 
 std::vector<double> lrrt_candidate_lrs(const LrrtConfig& config) {
   validate_lrrt_config(config);
   if (!config.lrs.empty()) return config.lrs;
-  std::vector<double> lrs;
-  const double step = std::log(config.lr_high / config.lr_low) / (config.lr_count - 1);
-  for (int i = 0; i < config.lr_count; ++i)
-    lrs.push_back(round_significant(config.lr_low * std::exp(step * i), 3));
+  const auto lrs = log_spaced_lrs(config.lr_low, config.lr_high, config.lr_count);
   for (std::size_t i = 1; i < lrs.size(); ++i)
     if (!(lrs[i] > lrs[i - 1]))
       throw InputError("lrrt.lr_count",
@@ -228,7 +233,7 @@ std::vector<Job> plan_lrrt(const LrrtConfig& config, const trials::TrialConfig& 
   std::vector<Job> jobs;
   for (int t = 1; t <= lrrt.trials; ++t) {
     for (double lr : lrs) {
-      Job job{"lrrt", lrrt_label(t, lr), base};
+      Job job{Stage::lrrt, lrrt_label(t, lr), base, Method::sgd, t};
       auto& trial = job.config;
       trial.optimizer.name = "sgd";  // momentum, Nesterov and weight decay: the experiment's
       trial.optimizer.lr = lr;
@@ -267,13 +272,13 @@ LrrtTable build_lrrt_table(const LrrtConfig& config, const std::vector<JobResult
         continue;
       }
       const JobResult& result = *found->second;
-      if (result.status == "crashed") {
+      if (result.status == TrialStatus::crashed) {
         table.dropped.push_back({t, lr, "crashed"});
         broken = true;
         continue;
       }
-      if (result.status != "done") {  // failed, stopped: not the LR's fault, so no break
-        table.dropped.push_back({t, lr, result.status.empty() ? "failed" : result.status});
+      if (result.status != TrialStatus::done) {  // failed: not the LR's fault, so no break
+        table.dropped.push_back({t, lr, std::string(name(result.status))});
         continue;
       }
       const auto records = complete_records(result.epochs, table.epochs);
@@ -368,13 +373,7 @@ AttributeBounds attribute_bounds(const LrrtTable& table, const std::string& attr
   // LR_min: the smallest LR whose attribute grew by at least Thresh.
   const auto first_grown =
       std::find_if(alive.begin(), alive.end(), [&](std::size_t i) { return b.d1n[i] >= b.thresh; });
-  if (first_grown == alive.end()) {
-    b.warnings.push_back(
-        fmt::format("{}: no LR has d1n >= Thresh = {:g}; LR_min = LR_top", attribute, b.thresh));
-    b.lr_min = b.lr_top;
-  } else {
-    b.lr_min = lrs[*first_grown];
-  }
+  b.lr_min = lr_or_top(b, lrs, first_grown, alive.end(), "d1n >=", "LR_min");
   if (b.lr_min > b.lr_top) {
     b.warnings.push_back(fmt::format("{}: LR_min {:g} > LR_top {:g}; LR_min = LR_top", attribute,
                                      b.lr_min, b.lr_top));
@@ -384,13 +383,7 @@ AttributeBounds attribute_bounds(const LrrtTable& table, const std::string& attr
   // dnn >= Thresh or crashed.
   const auto last_close = std::find_if(alive.rbegin(), alive.rend(),
                                        [&](std::size_t i) { return b.dnn[i] < b.thresh; });
-  if (last_close == alive.rend()) {
-    b.warnings.push_back(
-        fmt::format("{}: no LR has dnn < Thresh = {:g}; LR_max = LR_top", attribute, b.thresh));
-    b.lr_max = b.lr_top;
-  } else {
-    b.lr_max = lrs[*last_close];
-  }
+  b.lr_max = lr_or_top(b, lrs, last_close, alive.rend(), "dnn <", "LR_max");
   return b;
 }
 

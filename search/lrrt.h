@@ -24,7 +24,8 @@ class LrrtError : public InputError {
 // epochs_per_trial = quick_epochs and c2 = quick_c2. Idempotent; "off" stays "off".
 LrrtConfig resolve_lrrt_mode(const LrrtConfig& config, bool budget_is_short);
 
-// Throws InputError naming the lrrt.* key on a value out of range.
+// Throws std::invalid_argument when `config` breaks a precondition of Algorithm 2. User input
+// is validated by experiments/ (file:line); this guards the other callers.
 void validate_lrrt_config(const LrrtConfig& config);
 
 // The candidate LRs, ascending: `lrs` when given, else lr_count values log-spaced from lr_low

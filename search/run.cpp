@@ -11,13 +11,15 @@ std::vector<JobResult> run_jobs_sequentially(const std::vector<Job>& jobs) {
   for (const auto& job : jobs) {
     JobResult result;
     result.label = job.label;
+    result.method = job.method;
+    result.seed = job.config.seed;
     try {
       result.summary = trials::run_trial(
           job.config, [&](const trials::EpochRecord& record) { result.epochs.push_back(record); });
       result.status = result.summary.status;
     } catch (const std::exception& error) {
-      result.status = "failed";
-      result.summary.status = "failed";
+      result.status = TrialStatus::failed;
+      result.summary.status = TrialStatus::failed;
       result.summary.reason = error.what();
     }
     results.push_back(std::move(result));

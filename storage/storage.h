@@ -6,25 +6,40 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <stdexcept>
 #include <vector>
 
+#include "common/vocabulary.h"
+
 namespace automl::storage {
+
+// A database that cannot be opened, read or written (corrupt, full disk, locked past every
+// retry, newer schema). The message names the file. Never a trial's own failure.
+class StorageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 struct ExperimentRow {
   std::int64_t id = 0;
   std::string name;
   std::string config;  // the experiment as loaded (YAML text), for the record and for resume
-  std::string status;  // running | done | failed
+  ExperimentStatus status = ExperimentStatus::running;
   std::string created_at;
 };
 
 struct TrialRow {
   std::int64_t id = 0;
   std::int64_t experiment_id = 0;
-  std::string stage;   // e.g. "main", "lrrt", "c1c2", "mi_sgd", "baseline_search"
-  std::string label;   // human-readable, unique within the experiment (e.g. "mi_sgd/seed=1")
-  std::string status;  // pending | running | done | failed | crashed
+  Stage stage = Stage::plan;
+  std::string label;  // a name for people, unique within the experiment (e.g. "mi_sgd/seed=1")
+  TrialStatus status = TrialStatus::pending;
+  // What the trial is (schema version 3): its method, seed, initial LR and, in the LR range
+  // test, which of its repeated trials (1-based; 0 elsewhere).
+  Method method = Method::sgd;
   std::uint64_t seed = 0;
+  double lr = 0;
+  int repeat = 0;
   std::string config;  // the trial's configuration as JSON
   std::string device;
   std::string reason;   // why it failed or crashed
@@ -53,15 +68,18 @@ struct EpochRow {
   double test_loss = 0, test_accuracy = 0;
   double ity = 0;
   double seconds = 0, mi_seconds = 0;
-  std::string extra;                  // JSON: everything else the trial reported (MAE, bound, ...)
+  // Schema version 3 (before: one JSON column `extra`).
+  double bound = 0;
+  double train_mae = 0, test_mae = 0;
+  double validation_accuracy = 0, validation_mae = 0;
   std::vector<EpochGroupRow> groups;  // stored in the child table epoch_groups
 };
 
 // A stage of an experiment: planned when its inputs are decided, done when its decision is.
 struct StageRow {
   std::int64_t experiment_id = 0;
-  std::string name;
-  std::string status;    // planned | done | skipped
+  Stage stage = Stage::plan;
+  StageStatus status = StageStatus::planned;
   std::string decision;  // JSON, when done
   std::string updated_at;
 };
@@ -97,20 +115,20 @@ struct C1C2Row {
 
 // A final result: one method at one seed.
 struct ResultRow {
-  std::string method;  // mi_sgd | mi_sgd_layerwise | adam | rmsprop | lars | step
+  Method method = Method::mi_sgd;
   std::uint64_t seed = 0;
   std::int64_t trial_id = 0;  // read back; when saving, the trial is found by `label`
   std::string label;
   double lr = 0;
   double final_test_accuracy = 0, best_test_accuracy = 0, final_test_mae = 0;
-  std::string status;
+  TrialStatus status = TrialStatus::done;
 };
 
 // Everything a stage decided, stored in one transaction with the stage's status.
 struct StageDecision {
   std::int64_t experiment_id = 0;
-  std::string stage;
-  std::string status = "done";
+  Stage stage = Stage::plan;
+  StageStatus status = StageStatus::done;
   std::string decision = "{}";  // JSON
   std::vector<LrrtRow> lrrt_table;
   std::vector<LrrtBoundsRow> lrrt_bounds;
@@ -129,8 +147,8 @@ struct ClaimRequest {
 
 struct TrialFilter {
   std::optional<std::int64_t> experiment_id;
-  std::optional<std::string> stage;
-  std::optional<std::string> status;
+  std::optional<Stage> stage;
+  std::optional<TrialStatus> status;
 };
 
 // A read-only query's result, for `automl query --sql`.
@@ -145,7 +163,7 @@ class Storage {
 
   virtual std::int64_t create_experiment(const std::string& name, const std::string& config) = 0;
   virtual std::optional<ExperimentRow> find_experiment(const std::string& name) = 0;
-  virtual void set_experiment_status(std::int64_t experiment_id, const std::string& status) = 0;
+  virtual void set_experiment_status(std::int64_t experiment_id, ExperimentStatus status) = 0;
   virtual std::vector<ExperimentRow> experiments() = 0;
 
   // Adds a pending trial and returns its id.
@@ -154,7 +172,7 @@ class Storage {
   // stage's jobs appear together); returns the ids of all of them, existing ones included.
   virtual std::vector<std::int64_t> add_trials(const std::vector<TrialRow>& trials) = 0;
   virtual void start_trial(std::int64_t trial_id, const std::string& device) = 0;
-  virtual void finish_trial(std::int64_t trial_id, const std::string& status,
+  virtual void finish_trial(std::int64_t trial_id, TrialStatus status,
                             const std::string& reason, double seconds,
                             const std::string& summary) = 0;
   virtual std::vector<TrialRow> trials(const TrialFilter& filter) = 0;
@@ -174,6 +192,13 @@ class Storage {
   // A running trial goes back to pending, or to failed when it has used `max_attempts`.
   virtual void release_trial(std::int64_t trial_id, const std::string& reason,
                              int max_attempts) = 0;
+  // A worker started for a pending trial died before it claimed it: that still counts as an
+  // attempt (attempts + 1), and the trial fails once it has used `max_attempts`.
+  virtual void count_failed_start(std::int64_t trial_id, const std::string& reason,
+                                  int max_attempts) = 0;
+  // A running trial whose engine was interrupted goes back to pending; that attempt is not
+  // counted (attempts - 1), since nothing went wrong with the trial.
+  virtual void return_trial(std::int64_t trial_id, const std::string& reason) = 0;
   // Adds to the trial's device-seconds (its run's wall seconds x its slot's share of the device).
   virtual void add_device_seconds(std::int64_t trial_id, double device_seconds) = 0;
   // Sum of device_seconds over the experiment's trials.
@@ -188,8 +213,7 @@ class Storage {
   virtual std::int64_t epochs_run(std::int64_t experiment_id) = 0;
 
   // Stages and their decisions.
-  virtual void set_stage(std::int64_t experiment_id, const std::string& stage,
-                         const std::string& status) = 0;
+  virtual void set_stage(std::int64_t experiment_id, Stage stage, StageStatus status) = 0;
   virtual void save_decision(const StageDecision& decision) = 0;
   virtual std::vector<StageRow> stages(std::int64_t experiment_id) = 0;
   virtual std::vector<LrrtRow> lrrt_table(std::int64_t experiment_id) = 0;
@@ -197,11 +221,17 @@ class Storage {
   virtual std::vector<C1C2Row> c1c2_candidates(std::int64_t experiment_id) = 0;
   virtual std::vector<ResultRow> results(std::int64_t experiment_id) = 0;
 
-  // Runs one read-only SQL statement (rejected if it would write).
+  // Runs one read-only SQL statement (rejected if it would write, or holds more than one).
   virtual Table query(const std::string& sql) = 0;
 };
 
-// Opens (creating and migrating as needed) the database at `path`.
-std::unique_ptr<Storage> open_sqlite(const std::string& path);
+enum class Access {
+  read_write,  // creates the file and migrates its schema as needed
+  read_only,   // never writes the file: an older schema is migrated in a copy held in memory
+};
+
+// Opens the database at `path`. An existing file is integrity-checked first (SQLite's
+// quick_check): a corrupt one is refused with a StorageError naming it.
+std::unique_ptr<Storage> open_sqlite(const std::string& path, Access access = Access::read_write);
 
 }  // namespace automl::storage

@@ -35,11 +35,11 @@ experiments::ExperimentConfig hand_experiment() {
 
 TEST_CASE("The plan counts its epochs per stage", "[engine]") {
   const auto plan = choose_plan(hand_experiment(), 0);
-  CHECK(plan.epochs.at("lrrt") == 60);
-  CHECK(plan.jobs.at("lrrt") == 12);
-  CHECK(plan.epochs.at("mi_sgd") == 30);
-  CHECK(plan.epochs.at("baseline_search") == 40);
-  CHECK(plan.epochs.at("baseline") == 60);
+  CHECK(plan.epochs.at(Stage::lrrt) == 60);
+  CHECK(plan.jobs.at(Stage::lrrt) == 12);
+  CHECK(plan.epochs.at(Stage::mi_sgd) == 30);
+  CHECK(plan.epochs.at(Stage::baseline_search) == 40);
+  CHECK(plan.epochs.at(Stage::baseline) == 60);
   CHECK(plan.total_epochs == 190);
   CHECK_FALSE(plan.lrrt_quick);
   CHECK(plan.fits);
@@ -58,7 +58,7 @@ TEST_CASE("Quick-mode LRRT and fewer candidates when the full plan does not fit"
     e.budget.device_minutes = 160.0 / 60;  // full 191 > 160; quick 24 + 30 + 40 + 60 + 1 = 155
     const auto p = choose_plan(e, seconds_per_epoch);
     CHECK(p.lrrt_quick);
-    CHECK(p.epochs.at("lrrt") == 24);
+    CHECK(p.epochs.at(Stage::lrrt) == 24);
     CHECK(p.baseline_candidates == 10);
     CHECK(p.total_epochs == 155);
     CHECK(p.fits);
@@ -83,7 +83,7 @@ TEST_CASE("Quick-mode LRRT and fewer candidates when the full plan does not fit"
     e.budget.device_minutes = 160.0 / 60;
     const auto p = choose_plan(e, seconds_per_epoch);
     CHECK_FALSE(p.lrrt_quick);
-    CHECK(p.epochs.at("lrrt") == 60);
+    CHECK(p.epochs.at(Stage::lrrt) == 60);
   }
   SECTION("an epoch budget decides the same way without a measurement") {
     e.budget.epochs = 154;  // quick: 154 epochs exactly (no calibration epoch)
@@ -132,7 +132,7 @@ TEST_CASE("The experiment's stages run end to end on the fake runner", "[engine]
   for (const auto& p : runner.placements)
     if (p.label != "calibrate") CHECK(p.start >= runner.placements[0].end);
   storage::TrialFilter lrrt;
-  lrrt.stage = "lrrt";
+  lrrt.stage = Stage::lrrt;
   const auto lrrt_trials = db->trials(lrrt);
   CHECK(lrrt_trials.size() == 2 * 3);  // quick: 2 trials x 3 LRs
   for (const auto& t : lrrt_trials) CHECK(nlohmann::json::parse(t.config).at("epochs") == 3);

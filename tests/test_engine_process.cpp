@@ -74,10 +74,7 @@ std::string tiny_experiment(const std::string& database) {
 
 TEST_CASE("A run killed with SIGKILL resumes to completion without repeating work",
           "[engine][slow]") {
-  if (!test::have_fashion_mnist()) {
-    WARN("Fashion-MNIST is not installed; skipped");
-    return;
-  }
+  AUTOML_SKIP_WITHOUT(test::fashion_mnist());
   REQUIRE(std::filesystem::exists(automl_binary()));
   test::TempDir dir;
   const auto database = dir.file("tiny.db");
@@ -95,8 +92,8 @@ TEST_CASE("A run killed with SIGKILL resumes to completion without repeating wor
     int running = 0;
     done_before.clear();
     for (const auto& t : db->trials({})) {
-      running += t.status == "running";
-      if (t.status == "done") done_before[t.id] = t.label;
+      running += t.status == TrialStatus::running;
+      if (t.status == TrialStatus::done) done_before[t.id] = t.label;
     }
     if (done_before.size() >= 3 && running > 0) break;
   }
@@ -106,10 +103,10 @@ TEST_CASE("A run killed with SIGKILL resumes to completion without repeating wor
   std::int64_t running_at_kill = 0;
   {
     auto db = storage::open_sqlite(database);
-    for (const auto& t : db->trials({})) running_at_kill += t.status == "running";
+    for (const auto& t : db->trials({})) running_at_kill += t.status == TrialStatus::running;
     done_before.clear();
     for (const auto& t : db->trials({}))
-      if (t.status == "done") done_before[t.id] = t.label;
+      if (t.status == TrialStatus::done) done_before[t.id] = t.label;
   }
   CHECK(running_at_kill > 0);
 
@@ -119,14 +116,14 @@ TEST_CASE("A run killed with SIGKILL resumes to completion without repeating wor
   INFO(std::string(std::istreambuf_iterator<char>(log_file), {}));
   REQUIRE(code == 0);
   auto db = storage::open_sqlite(database);
-  REQUIRE(db->experiments().at(0).status == "done");
+  REQUIRE(db->experiments().at(0).status == ExperimentStatus::done);
   const auto trials = db->trials({});
   // lrrt 2 trials x 2 LRs, mi_sgd 1, adam search 2 + 1 final.
   CHECK(trials.size() == 8);
   int restarted = 0;
   for (const auto& t : trials) {
     INFO(t.label);
-    CHECK(t.status == "done");
+    CHECK(t.status == TrialStatus::done);
     if (done_before.count(t.id)) CHECK(t.attempts == 1);  // never run twice
     restarted += t.attempts > 1;
     // Epochs 1 and 2 once each, and epoch 0 (before training) where the trial measures MI.

@@ -14,7 +14,7 @@ using namespace automl::engine;
 
 namespace {
 
-search::Job job(const std::string& stage, const std::string& label, std::uint64_t seed = 1) {
+search::Job job(Stage stage, const std::string& label, std::uint64_t seed = 1) {
   search::Job j;
   j.stage = stage;
   j.label = label;
@@ -24,18 +24,18 @@ search::Job job(const std::string& stage, const std::string& label, std::uint64_
 }
 
 // A stage that runs `rounds` rounds of `jobs` jobs each, then decides {"rounds": n}.
-StageSpec rounds_stage(const std::string& name, std::vector<std::string> after, int rounds,
-                       int jobs) {
+StageSpec rounds_stage(Stage stage, std::vector<Stage> after, int rounds, int jobs) {
   StageSpec spec;
-  spec.name = name;
+  spec.stage = stage;
   spec.after = std::move(after);
-  spec.next = [name, rounds, jobs](const StageInputs& in) {
+  spec.next = [stage, rounds, jobs](const StageInputs& in) {
+    const std::string name(automl::name(stage));
     StageStep step;
     const int round = static_cast<int>(in.results.size()) / jobs;
     if (round < rounds) {
       for (int k = 0; k < jobs; ++k)
         step.jobs.push_back(
-            job(name, name + "/r=" + std::to_string(round) + "/j=" + std::to_string(k)));
+            job(stage, name + "/r=" + std::to_string(round) + "/j=" + std::to_string(k)));
     } else {
       step.decision.decision = nlohmann::json{{"rounds", round}}.dump();
     }
@@ -44,10 +44,10 @@ StageSpec rounds_stage(const std::string& name, std::vector<std::string> after, 
   return spec;
 }
 
-FakeOutcome outcome(double seconds, const std::string& status = "done") {
+FakeOutcome outcome(double seconds, FakeEnd end = FakeEnd::done) {
   FakeOutcome o;
   o.seconds = seconds;
-  o.status = status;
+  o.end = end;
   for (int e = 1; e <= 2; ++e) {
     trials::EpochRecord r;
     r.epoch = e;
@@ -96,7 +96,7 @@ TEST_CASE("Slots: GPUs x slots_per_gpu pinned per GPU, else the CPU's slots", "[
 TEST_CASE("Independent jobs run in parallel over all slots", "[engine]") {
   Fixture f;
   FakeRunner runner(*f.db, [](const auto&, const auto&) { return outcome(10); });
-  const auto report = f.run({rounds_stage("lrrt", {}, 1, 8)}, 4, runner);
+  const auto report = f.run({rounds_stage(Stage::lrrt, {}, 1, 8)}, 4, runner);
   CHECK(report.complete);
   CHECK(report.trials_done == 8);
   REQUIRE(runner.placements.size() == 8);
@@ -123,12 +123,13 @@ TEST_CASE("Independent jobs run in parallel over all slots", "[engine]") {
 TEST_CASE("Stages run in dependency order; independent stages overlap", "[engine]") {
   Fixture f;
   FakeRunner runner(*f.db, [](const storage::TrialRow& t, const auto&) {
-    return outcome(t.stage == "baseline_search" ? 3 : 5);
+    return outcome(t.stage == Stage::baseline_search ? 3 : 5);
   });
   const auto report =
-      f.run({rounds_stage("lrrt", {}, 1, 3), rounds_stage("c1c2", {"lrrt"}, 2, 2),
-             rounds_stage("mi_sgd", {"c1c2"}, 1, 2), rounds_stage("baseline_search", {}, 1, 2),
-             rounds_stage("baseline", {"baseline_search"}, 1, 2)},
+      f.run({rounds_stage(Stage::lrrt, {}, 1, 3), rounds_stage(Stage::c1c2, {Stage::lrrt}, 2, 2),
+             rounds_stage(Stage::mi_sgd, {Stage::c1c2}, 1, 2),
+             rounds_stage(Stage::baseline_search, {}, 1, 2),
+             rounds_stage(Stage::baseline, {Stage::baseline_search}, 1, 2)},
             4, runner);
   REQUIRE(report.complete);
   auto first_start = [&](const std::string& prefix) {
@@ -153,8 +154,34 @@ TEST_CASE("Stages run in dependency order; independent stages overlap", "[engine
   CHECK(first_start("baseline/") < last_end("c1c2/"));
   const auto stages = f.db->stages(f.experiment);
   REQUIRE(stages.size() == 5);
-  for (const auto& s : stages) CHECK(s.status == "done");
+  for (const auto& s : stages) CHECK(s.status == StageStatus::done);
   CHECK(nlohmann::json::parse(stages[0].decision)["rounds"] == 1);
+}
+
+TEST_CASE("Pending jobs start by their stage's longest chain, ties by declaration order",
+          "[engine]") {
+  Fixture f;
+  FakeRunner runner(*f.db, [](const auto&, const auto&) { return outcome(1); });
+  const std::vector<StageSpec> stages = {
+      rounds_stage(Stage::lrrt, {}, 1, 1), rounds_stage(Stage::c1c2, {Stage::lrrt}, 1, 1),
+      rounds_stage(Stage::mi_sgd, {Stage::c1c2}, 1, 1),
+      rounds_stage(Stage::baseline_search, {}, 1, 1),
+      rounds_stage(Stage::baseline, {Stage::baseline_search}, 1, 1)};
+  // The stages on the longest chain that starts at each one, itself included.
+  CHECK(chain_lengths(stages) == std::map<Stage, int>{{Stage::lrrt, 3},
+                                                      {Stage::c1c2, 2},
+                                                      {Stage::mi_sgd, 1},
+                                                      {Stage::baseline_search, 2},
+                                                      {Stage::baseline, 1}});
+  const auto report = f.run(stages, 1, runner);
+  REQUIRE(report.complete);
+  // One slot, one job per stage: t = 0 lrrt (3) before baseline_search (2); t = 1 c1c2 (2,
+  // declared before baseline_search); t = 2 baseline_search (2) before mi_sgd (1); t = 3 mi_sgd
+  // (1, declared before baseline).
+  std::vector<std::string> order;
+  for (const auto& p : runner.placements) order.push_back(p.label);
+  CHECK(order == std::vector<std::string>{"lrrt/r=0/j=0", "c1c2/r=0/j=0", "baseline_search/r=0/j=0",
+                                          "mi_sgd/r=0/j=0", "baseline/r=0/j=0"});
 }
 
 TEST_CASE("A failing job and a dying worker do not affect the other jobs", "[engine]") {
@@ -163,30 +190,31 @@ TEST_CASE("A failing job and a dying worker do not affect the other jobs", "[eng
   FakeRunner runner(*f.db, [&](const storage::TrialRow& t, const auto&) {
     ++starts[t.label];
     if (t.label == "lrrt/r=0/j=1") {
-      auto o = outcome(4, "failed");
+      auto o = outcome(4, FakeEnd::failed);
       o.epochs.clear();
       o.summary.reason = "out of memory";
       return o;
     }
     if (t.label == "lrrt/r=0/j=2" && starts[t.label] == 1) {  // killed once mid-run
-      auto o = outcome(3, "died");
+      auto o = outcome(3, FakeEnd::died);
       o.epochs.resize(1);
       return o;
     }
     return outcome(5);
   });
   const auto report =
-      f.run({rounds_stage("lrrt", {}, 1, 4), rounds_stage("mi_sgd", {"lrrt"}, 1, 1)}, 2, runner);
+      f.run({rounds_stage(Stage::lrrt, {}, 1, 4), rounds_stage(Stage::mi_sgd, {Stage::lrrt}, 1, 1)},
+            2, runner);
   CHECK(report.complete);
   CHECK(report.trials_done == 4);  // 3 of lrrt + 1 of mi_sgd
   CHECK(report.trials_failed == 1);
   for (const auto& t : f.db->trials({})) {
     if (t.label == "lrrt/r=0/j=1") {
-      CHECK(t.status == "failed");
+      CHECK(t.status == TrialStatus::failed);
       CHECK(t.reason == "out of memory");
       CHECK(t.attempts == 1);  // a trial's own error is not retried
     } else {
-      CHECK(t.status == "done");
+      CHECK(t.status == TrialStatus::done);
     }
     if (t.label == "lrrt/r=0/j=2") {
       CHECK(t.attempts == 2);
@@ -199,13 +227,13 @@ TEST_CASE("A failing job and a dying worker do not affect the other jobs", "[eng
 TEST_CASE("A worker that keeps dying ends failed after max_attempts", "[engine]") {
   Fixture f;
   FakeRunner runner(*f.db, [](const auto&, const auto&) {
-    auto o = outcome(2, "died");
+    auto o = outcome(2, FakeEnd::died);
     o.epochs.clear();
     return o;
   });
   SchedulerOptions options;
   options.max_attempts = 3;
-  const auto report = f.run({rounds_stage("lrrt", {}, 1, 1)}, 1, runner, options);
+  const auto report = f.run({rounds_stage(Stage::lrrt, {}, 1, 1)}, 1, runner, options);
   CHECK(report.trials_failed == 1);
   CHECK(runner.placements.size() == 3);
   CHECK(f.db->trials({})[0].reason.find("signal 9") != std::string::npos);
@@ -216,7 +244,7 @@ TEST_CASE("No job starts once the budget is spent, and the run says so", "[engin
   FakeRunner runner(*f.db, [](const auto&, const auto&) { return outcome(10); });
   SchedulerOptions options;
   options.budget_device_seconds = 25;
-  const auto report = f.run({rounds_stage("lrrt", {}, 1, 6)}, 1, runner, options);
+  const auto report = f.run({rounds_stage(Stage::lrrt, {}, 1, 6)}, 1, runner, options);
   // Jobs start at t = 0, 10, 20 (spent 0, 10, 20 < 25); at t = 30, 30 s are spent.
   CHECK(runner.placements.size() == 3);
   CHECK(report.budget_spent);
@@ -232,7 +260,7 @@ TEST_CASE("No job starts once the budget is spent, and the run says so", "[engin
     FakeRunner r2(*g.db, [](const auto&, const auto&) { return outcome(10); });
     SchedulerOptions by_epochs;
     by_epochs.budget_epochs = 4;  // 2 epochs per job
-    const auto r = g.run({rounds_stage("lrrt", {}, 1, 6)}, 1, r2, by_epochs);
+    const auto r = g.run({rounds_stage(Stage::lrrt, {}, 1, 6)}, 1, r2, by_epochs);
     CHECK(r2.placements.size() == 2);
     CHECK(r.trials_not_started == 4);
   }
@@ -241,20 +269,21 @@ TEST_CASE("No job starts once the budget is spent, and the run says so", "[engin
 TEST_CASE("A stage whose plan throws fails; the stages after it are skipped", "[engine]") {
   Fixture f;
   FakeRunner runner(*f.db, [](const auto&, const auto&) { return outcome(1); });
-  auto broken = rounds_stage("lrrt", {}, 1, 1);
+  auto broken = rounds_stage(Stage::lrrt, {}, 1, 1);
   auto inner = broken.next;
   broken.next = [inner](const StageInputs& in) {
     if (!in.results.empty()) throw std::runtime_error("every LR crashed");
     return inner(in);
   };
-  const auto report =
-      f.run({broken, rounds_stage("c1c2", {"lrrt"}, 1, 1), rounds_stage("baseline", {}, 1, 2)}, 2,
-            runner);
+  const auto report = f.run({broken, rounds_stage(Stage::c1c2, {Stage::lrrt}, 1, 1),
+                             rounds_stage(Stage::baseline, {}, 1, 2)},
+                            2, runner);
   CHECK_FALSE(report.complete);
   CHECK(report.trials_done == 3);  // the baseline still ran
-  std::map<std::string, std::string> status;
-  for (const auto& s : f.db->stages(f.experiment)) status[s.name] = s.status;
-  CHECK(status["lrrt"] == "failed");
-  CHECK(status["c1c2"] == "skipped");
-  CHECK(status["baseline"] == "done");
+  std::map<Stage, StageStatus> status;
+  for (const auto& s : f.db->stages(f.experiment)) status[s.stage] = s.status;
+  REQUIRE(status.size() == 3);
+  CHECK(status.at(Stage::lrrt) == StageStatus::failed);
+  CHECK(status.at(Stage::c1c2) == StageStatus::skipped);
+  CHECK(status.at(Stage::baseline) == StageStatus::done);
 }

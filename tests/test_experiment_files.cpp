@@ -1,5 +1,6 @@
 // The example experiments under experiments/ validate, and the sections beyond the basics land
 // in the struct with the values written (or the documented defaults).
+#include <torch/torch.h>
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -7,6 +8,8 @@
 #include "common/error.h"
 #include "experiments/experiment.h"
 #include "test_support.h"
+#include "trials/optimizers.h"
+#include "trials/policies.h"
 
 using automl::experiments::load_experiment;
 using automl::experiments::LoadOptions;
@@ -114,4 +117,36 @@ TEST_CASE("Absent user data sets are named, with where to put them", "[experimen
   // Present ImageNet data: the missing reader is named at load, not after the LR range test.
   CHECK_THROWS_WITH(parse_experiment(yaml("imagenet", AUTOML_SOURCE_DIR), "c.yaml"),
                     Contains("c.yaml:3: data.format") && Contains("no ImageNet reader"));
+}
+
+TEST_CASE("Each choice a registry lists is one its factory builds", "[experiments][trials]") {
+  // The loader accepts what these lists say; the factories must agree with them.
+  const auto parameter = torch::zeros({2}, torch::requires_grad());
+  for (const auto& name : automl::trials::optimizer_names()) {
+    INFO(name);
+    automl::trials::OptimizerConfig optimizer;
+    optimizer.name = name;
+    CHECK(automl::trials::make_optimizer(optimizer, {parameter}) != nullptr);
+  }
+  automl::trials::OptimizerConfig sgd;
+  for (const auto& name : automl::trials::policy_names()) {
+    INFO(name);
+    auto optimizer = automl::trials::make_optimizer(sgd, {parameter});
+    automl::trials::TrialConfig trial;
+    trial.policy.name = name;
+    CHECK(automl::trials::make_scheduler(trial, *optimizer, /*bound=*/1.0) != nullptr);
+  }
+  for (const auto& name : automl::trials::model_names()) {
+    INFO(name);
+    CHECK_FALSE(automl::trials::model_option_names(name).empty());
+  }
+  CHECK(automl::trials::model_option_names("resnet18").empty());
+  // Every data format loads as a choice (the data's presence aside).
+  LoadOptions no_data_check;
+  no_data_check.check_data = false;
+  for (const auto& format : automl::trials::data_formats()) {
+    INFO(format);
+    CHECK(parse_experiment("name: a\ndata: {format: " + format + "}\n", "f.yaml", no_data_check)
+              .trial.data.format == format);
+  }
 }

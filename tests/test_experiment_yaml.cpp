@@ -270,3 +270,174 @@ TEST_CASE("Errors in the sections name file:line and the key path", "[experiment
   CHECK_THAT(fails("report: {milestones: [85]}\n"),
              Contains("report.milestones") && Contains("out of range"));
 }
+
+namespace {
+
+// The loader's message for `body` after `name: a` on line 3 (the body starts on line 4).
+std::string error_of(const std::string& body) {
+  try {
+    parse_experiment(with_data_dir("name: a\n" + body), "x.yaml");
+  } catch (const automl::InputError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+}  // namespace
+
+TEST_CASE("Every number must be finite: .nan and .inf are refused at load", "[experiments]") {
+  using Catch::Contains;
+  // Each of these passed the range checks before (every comparison with NaN is false).
+  CHECK_THAT(error_of("optimizer:\n  momentum: .nan\n"),
+             Contains("x.yaml:5: optimizer.momentum") && Contains("finite number, got '.nan'"));
+  CHECK_THAT(error_of("optimizer: {lr: .nan}\n"),
+             Contains("x.yaml:4: optimizer.lr") && Contains("finite"));
+  CHECK_THAT(error_of("optimizer: {weight_decay: .inf}\n"),
+             Contains("optimizer.weight_decay") && Contains("got '.inf'"));
+  CHECK_THAT(error_of("lrrt:\n  c1: .nan\n"), Contains("x.yaml:5: lrrt.c1") && Contains("finite"));
+  CHECK_THAT(error_of("lrrt: {quick_c2: .nan}\n"), Contains("lrrt.quick_c2") && Contains("finite"));
+  CHECK_THAT(error_of("lrrt: {lrs: [0.01, .inf]}\n"),
+             Contains("lrrt.lrs") && Contains("got '.inf'"));
+  CHECK_THAT(error_of("c1c2: {c2_grid: [0.1, .nan]}\n"),
+             Contains("c1c2.c2_grid") && Contains("finite"));
+  CHECK_THAT(error_of("budget: {device_minutes: .inf}\n"),
+             Contains("budget.device_minutes") && Contains("finite"));
+  CHECK_THAT(error_of("model: {options: {dropout: .nan}}\n"),
+             Contains("model.options.dropout") && Contains("finite"));
+  CHECK_THAT(error_of("epochs: .nan\n"), Contains("x.yaml:4: epochs") && Contains("an integer"));
+  CHECK_THAT(error_of("seed: 1e300\n"), Contains("x.yaml:4: seed") && Contains("integer"));
+  // validation_fraction continues the data mapping that with_data_dir opens.
+  CHECK_THROWS_WITH(
+      parse_experiment(with_data_dir("  validation_fraction: .nan\nname: a\n"), "x.yaml"),
+      Contains("x.yaml:3: data.validation_fraction") && Contains("finite"));
+}
+
+TEST_CASE("model.options are checked at load against what the model takes", "[experiments]") {
+  using Catch::Contains;
+  CHECK_THAT(error_of("model:\n  name: lenet\n  options: {hiden: 64}\n"),
+             Contains("x.yaml:6: model.options.hiden") && Contains("did you mean 'hidden'") &&
+                 Contains("model 'lenet' takes the options conv1, conv2, dropout, hidden"));
+  // An option of another model.
+  CHECK_THAT(error_of("model: {name: wrn, options: {hidden: 3}}\n"),
+             Contains("model.options.hidden") && Contains("'wrn' takes the options depth, "
+                                                          "dropout, width"));
+  const auto e = parse_experiment(
+      with_data_dir("name: a\nmodel: {name: wrn, options: {depth: 16, width: 2}}\n"), "x.yaml");
+  CHECK(e.trial.model.options == std::map<std::string, double>{{"depth", 16}, {"width", 2}});
+}
+
+TEST_CASE("A key given twice, or a second YAML document, is an error", "[experiments]") {
+  using Catch::Contains;
+  CHECK_THAT(error_of("epochs: 3\nepochs: 4\n"), Contains("x.yaml:5: epochs") &&
+                                                     Contains("appears twice") &&
+                                                     Contains("first at line 4"));
+  CHECK_THAT(error_of("lrrt:\n  c1: 10\n  mode: full\n  c1: 20\n"),
+             Contains("x.yaml:7: lrrt.c1") && Contains("first at line 5"));
+  CHECK_THAT(error_of("optimizer: {lr: 0.1, lr: 0.2}\n"),
+             Contains("x.yaml:4: optimizer.lr") && Contains("appears twice"));
+  CHECK_THAT(error_of("model: {options: {hidden: 10, hidden: 20}}\n"),
+             Contains("model.options.hidden") && Contains("appears twice"));
+  // The same key in two different mappings is fine.
+  CHECK_NOTHROW(parse_experiment(with_data_dir("name: a\nlrrt: {c2: 1}\nc1c2: {eta: 2}\n"
+                                               "budget: {epochs: 0}\nepochs: 2\n"),
+                                 "x.yaml"));
+
+  CHECK_THAT(error_of("---\nname: b\n"), Contains("x.yaml:4") && Contains("second YAML document"));
+  CHECK_THAT(error_of("epochs: 2\n---\n"),
+             Contains("x.yaml:5") && Contains("second YAML document"));
+  // A leading '---' (or a closing '...') is one document.
+  const auto one = parse_experiment("---\n" + with_data_dir("name: a\n") + "...\n", "x.yaml");
+  CHECK(one.name == "a");
+}
+
+TEST_CASE("What one file may ask for is bounded, and refused at load", "[experiments]") {
+  using Catch::Contains;
+  const auto seeds = [](int n) {
+    std::string list = "seeds: [1";
+    for (int i = 2; i <= n; ++i) list += ", " + std::to_string(i);
+    return list + "]\n";
+  };
+  CHECK(parse_experiment(with_data_dir("name: a\n" + seeds(100)), "x.yaml").seeds.size() == 100);
+  CHECK_THAT(error_of(seeds(101)),
+             Contains("x.yaml:4: seeds") && Contains("lists 101 seeds; at most 100"));
+  CHECK_THAT(error_of("lrrt: {lr_count: 101}\n"),
+             Contains("lrrt.lr_count") && Contains("out of range [2, 100]"));
+  CHECK_THAT(error_of("lrrt: {trials: 101}\n"), Contains("lrrt.trials") && Contains("[1, 100]"));
+  CHECK_THAT(error_of("c1c2: {max_candidates: 65}\n"),
+             Contains("c1c2.max_candidates") && Contains("[1, 64]"));
+  CHECK_THAT(error_of("baselines: {candidates: 101}\n"),
+             Contains("baselines.candidates") && Contains("[1, 100]"));
+  CHECK_THAT(error_of("epochs: 10001\n"), Contains("x.yaml:4: epochs") && Contains("10000"));
+  std::string grid = "c1c2: {c1_grid: [1";
+  for (int i = 2; i <= 33; ++i) grid += ", " + std::to_string(i);
+  CHECK_THAT(error_of(grid + "]}\n"), Contains("c1c2.c1_grid") && Contains("at most 32"));
+
+  // The file itself: at most 1 MiB, refused before it is read (it would be stored whole).
+  const std::string big = with_data_dir("name: a\n") + "# " + std::string(1 << 20, 'x') + "\n";
+  CHECK_THROWS_WITH(parse_experiment(big, "big.yaml"),
+                    Contains("big.yaml") && Contains("at most 1048576"));
+  automl::test::TempDir dir;
+  automl::test::write_text(dir.file("big.yaml"), big);
+  CHECK_THROWS_WITH(load_experiment(dir.file("big.yaml")),
+                    Contains(dir.file("big.yaml")) && Contains("1 MiB"));
+}
+
+TEST_CASE("The loader applies the limits the deeper layers need", "[experiments]") {
+  using Catch::Contains;
+  // KSG with k neighbours needs at least k + 2 samples (trials refused 10 samples with k = 9 only
+  // when the trial started).
+  CHECK_THAT(error_of("mi: {samples: 10, k: 9}\n"),
+             Contains("mi.k") && Contains("at most mi.samples - 2 (8)"));
+  CHECK(
+      parse_experiment(with_data_dir("name: a\nmi: {samples: 10, k: 8}\n"), "x.yaml").trial.mi.k ==
+      8);
+  // Log-spaced LRRT candidates that round to the same 3-digit label (the LRRT refused them only
+  // when it was planned).
+  CHECK_THAT(error_of("lrrt:\n  lr_low: 1.0\n  lr_high: 1.001\n  lr_count: 2\n"),
+             Contains("x.yaml:7: lrrt.lr_count") && Contains("collide"));
+  // C1 >= 1: Thresh = MAXVAL / C1 must not exceed MAXVAL (SPEC.md 4), in the grid too.
+  CHECK_THAT(error_of("c1c2: {c1_grid: [0.5, 10]}\n"),
+             Contains("c1c2.c1_grid") && Contains("out of range [1,"));
+}
+
+TEST_CASE("The loader's choices are those of the trials registries", "[experiments]") {
+  using Catch::Contains;
+  CHECK_THAT(error_of("model: {name: resnet18}\n"),
+             Contains("'resnet18' is not one of: allcnn, lenet, mlp, resnet50, vgg16, wrn"));
+  CHECK_THAT(error_of("optimizer: {name: adagrad}\n"),
+             Contains("'adagrad' is not one of: sgd, adam, rmsprop, lars"));
+  CHECK_THAT(error_of("policy: {name: cosine}\n"),
+             Contains("'cosine' is not one of: constant, step, mi, poly"));
+  CHECK_THAT(error_of("mi: {estimator: kde}\n"), Contains("'kde' is not one of: ksg, ksg_cd"));
+  CHECK_THAT(error_of("mi: {layer_features: mean}\n"),
+             Contains("'mean' is not one of: full, channel_mean"));
+  CHECK_THAT(error_of("policy: {start: bottom}\n"), Contains("'bottom' is not one of: top, mi"));
+  CHECK_THROWS_WITH(parse_experiment("name: a\ndata: {format: png, path: /tmp}\n", "x.yaml"),
+                    Contains("x.yaml:2: data.format") &&
+                        Contains("'png' is not one of: idx, cifar10, cifar100, csv, imagenet"));
+}
+
+TEST_CASE("An unreadable IDX label file is named at load", "[experiments]") {
+  automl::test::TempDir dir;
+  // Wrong element type (0x0D: float) in the training labels' header.
+  automl::test::write_bytes(dir.file("train-labels-idx1-ubyte"), {0, 0, 0x0D, 1, 0, 0, 0, 0});
+  CHECK_THROWS_WITH(
+      parse_experiment("name: a\ndata: {path: " + dir.path().string() + "}\n", "x.yaml"),
+      Catch::Contains("x.yaml:2: data.path") && Catch::Contains("train-labels-idx1-ubyte") &&
+          Catch::Contains("wrong magic"));
+}
+
+TEST_CASE("Aliases that contain themselves or multiply are refused, not followed",
+          "[experiments]") {
+  using Catch::Contains;
+  CHECK_THAT(error_of("model: &m {options: *m}\n"),
+             Contains("x.yaml:") && Contains("nested too deeply"));
+  // Ten levels of 10 aliases each: 10^10 values if expanded.
+  std::string body = "description: x\nz0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n";
+  for (int i = 1; i <= 10; ++i) {
+    body += "z" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int j = 0; j < 10; ++j) body += (j ? ", *a" : "*a") + std::to_string(i - 1);
+    body += "]\n";
+  }
+  CHECK_THAT(error_of(body), Contains("too many values"));
+}

@@ -17,6 +17,7 @@
 
 #include "common/error.h"
 #include "mi/mi.h"
+#include "test_support.h"
 
 namespace mi = automl::mi;
 
@@ -377,10 +378,7 @@ TEST_CASE("mi: argument errors", "[mi]") {
 }
 
 TEST_CASE("mi: CUDA counts equal CPU counts exactly", "[mi][cuda]") {
-  if (!mi::cuda_available()) {
-    SUCCEED("no CUDA device or built without CUDA: skipped");
-    return;
-  }
+  AUTOML_SKIP_WITHOUT(automl::test::cuda_device());
   const at::Tensor labels = random_labels(3000, 10, 3);
   const at::Tensor t = mi::add_jitter(softmax_outputs(labels, 10, 2.0, 4), 1e-10, 9);
   const at::Tensor y = mi::add_jitter(mi::one_hot(labels, 10), 1e-10, 9, t.numel());

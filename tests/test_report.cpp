@@ -13,6 +13,9 @@
 #include "storage/storage.h"
 #include "test_support.h"
 
+using automl::Method;
+using automl::Stage;
+using automl::TrialStatus;
 using automl::report::summarize;
 using automl::storage::Storage;
 
@@ -25,25 +28,28 @@ data: {path: /nonexistent/fashion-mnist}
 report: {milestones: [0.8, 0.9]}
 )";
 
-std::int64_t add_trial(Storage& db, std::int64_t experiment, const std::string& stage,
-                       const std::string& label, std::uint64_t seed, const std::string& status,
-                       double device_seconds) {
+// A finished trial of `stage` running `method`; an LRRT trial is repeat `repeat` at `lr`.
+std::int64_t add_trial(Storage& db, std::int64_t experiment, Stage stage, Method method,
+                       const std::string& label, std::uint64_t seed, TrialStatus status,
+                       double device_seconds, double lr = 0, int repeat = 0) {
   automl::storage::TrialRow row;
   row.experiment_id = experiment;
   row.stage = stage;
   row.label = label;
+  row.method = method;
   row.seed = seed;
+  row.lr = lr;
+  row.repeat = repeat;
   row.config = "{}";
   const auto id = db.add_trial(row);
-  db.finish_trial(id, status, status == "done" ? "" : "diverged", device_seconds, "{}");
+  db.finish_trial(id, status, status == TrialStatus::done ? "" : "diverged", device_seconds, "{}");
   db.add_device_seconds(id, device_seconds);
   return id;
 }
 
-automl::storage::ResultRow result_row(const std::string& method, std::uint64_t seed,
-                                      std::int64_t trial, const std::string& label,
-                                      double final_accuracy, double best_accuracy, double mae,
-                                      const std::string& status) {
+automl::storage::ResultRow result_row(Method method, std::uint64_t seed, std::int64_t trial,
+                                      const std::string& label, double final_accuracy,
+                                      double best_accuracy, double mae, TrialStatus status) {
   automl::storage::ResultRow r;
   r.method = method;
   r.seed = seed;
@@ -67,16 +73,15 @@ void add_epochs(Storage& db, std::int64_t trial, const std::vector<double>& test
     e.train_accuracy = test_accuracy[i] + 0.01;
     e.test_accuracy = test_accuracy[i];
     e.seconds = 10;
-    e.extra = "{}";
     db.add_epoch(e);
   }
 }
 
 struct Final {
-  std::string method;
+  Method method;
   std::uint64_t seed;
   double final_accuracy, best_accuracy, device_seconds;
-  std::string status = "done";
+  TrialStatus status = TrialStatus::done;
 };
 
 // Tuning: LRRT 10 + 20 s, C1/C2 5 s, Adam's LR search 3 + 4 s, step decay's 6 s.
@@ -84,43 +89,57 @@ struct Final {
 // step decay 0.88 and one crashed run (60 + 30 s).
 std::int64_t build_database(Storage& db) {
   const auto experiment = db.create_experiment("cmp", kExperimentYaml);
-  add_trial(db, experiment, "lrrt", "lrrt/t=1/lr=0.01", 1, "done", 10);
-  add_trial(db, experiment, "lrrt", "lrrt/t=1/lr=0.1", 1, "crashed", 20);
-  add_trial(db, experiment, "c1c2", "c1c2/r=0/c=0", 1, "done", 5);
-  add_trial(db, experiment, "baseline_search", "baseline_search/adam/lr=0.001", 1, "done", 3);
-  add_trial(db, experiment, "baseline_search", "baseline_search/adam/lr=0.01", 1, "done", 4);
-  add_trial(db, experiment, "baseline_search", "baseline_search/step/lr=0.1", 1, "done", 6);
-  const std::vector<Final> finals = {
-      {"mi_sgd", 1, 0.90, 0.905, 100}, {"mi_sgd", 2, 0.92, 0.925, 110},
-      {"mi_sgd", 3, 0.85, 0.86, 120},  {"adam", 1, 0.91, 0.915, 50},
-      {"adam", 2, 0.89, 0.90, 50},     {"adam", 3, 0.90, 0.93, 50},
-      {"step", 1, 0.88, 0.88, 60},     {"step", 2, 0.20, 0.30, 30, "crashed"}};
-  automl::storage::StageDecision decision;
-  decision.experiment_id = experiment;
-  decision.stage = "results";
+  add_trial(db, experiment, Stage::lrrt, Method::sgd, "lrrt/t=1/lr=0.01", 1, TrialStatus::done, 10,
+            0.01, 1);
+  add_trial(db, experiment, Stage::lrrt, Method::sgd, "lrrt/t=1/lr=0.1", 1, TrialStatus::crashed,
+            20, 0.1, 1);
+  add_trial(db, experiment, Stage::c1c2, Method::mi_sgd, "c1c2/r=0/c=0", 1, TrialStatus::done, 5);
+  add_trial(db, experiment, Stage::baseline_search, Method::adam, "baseline_search/adam/lr=0.001",
+            1, TrialStatus::done, 3, 0.001);
+  add_trial(db, experiment, Stage::baseline_search, Method::adam, "baseline_search/adam/lr=0.01", 1,
+            TrialStatus::done, 4, 0.01);
+  add_trial(db, experiment, Stage::baseline_search, Method::step, "baseline_search/step/lr=0.1", 1,
+            TrialStatus::done, 6, 0.1);
+  const std::vector<Final> finals = {{Method::mi_sgd, 1, 0.90, 0.905, 100},
+                                     {Method::mi_sgd, 2, 0.92, 0.925, 110},
+                                     {Method::mi_sgd, 3, 0.85, 0.86, 120},
+                                     {Method::adam, 1, 0.91, 0.915, 50},
+                                     {Method::adam, 2, 0.89, 0.90, 50},
+                                     {Method::adam, 3, 0.90, 0.93, 50},
+                                     {Method::step, 1, 0.88, 0.88, 60},
+                                     {Method::step, 2, 0.20, 0.30, 30, TrialStatus::crashed}};
+  // The stages that store them: the LRRT its table D and bounds, the final stages their results.
+  automl::storage::StageDecision lrrt, mi_sgd, baseline;
+  lrrt.stage = Stage::lrrt;
+  mi_sgd.stage = Stage::mi_sgd;
+  baseline.stage = Stage::baseline;
   for (const auto& f : finals) {
-    const bool mi = f.method == "mi_sgd";
+    const bool mi = f.method == Method::mi_sgd;
     const auto label = mi ? fmt::format("mi_sgd/seed={}", f.seed)
-                          : fmt::format("baseline/{}/seed={}", f.method, f.seed);
-    const auto id = add_trial(db, experiment, mi ? "mi_sgd" : "baseline", label, f.seed, f.status,
-                              f.device_seconds);
-    decision.results.push_back(
-        result_row(f.method, f.seed, id, label, f.final_accuracy, f.best_accuracy, 0, f.status));
+                          : fmt::format("baseline/{}/seed={}", automl::name(f.method), f.seed);
+    const auto id = add_trial(db, experiment, mi ? Stage::mi_sgd : Stage::baseline, f.method, label,
+                              f.seed, f.status, f.device_seconds);
+    (mi ? mi_sgd : baseline)
+        .results.push_back(result_row(f.method, f.seed, id, label, f.final_accuracy,
+                                      f.best_accuracy, 0, f.status));
     // The best MI-SGD run reaches 80 % at epoch 2 and 90 % at epoch 3.
     if (mi && f.seed == 2) add_epochs(db, id, {0.70, 0.82, 0.91, 0.92}, {0.1, 0.05, 0.02, 0.01});
   }
-  decision.lrrt_table = {{1, 0.01, false, 0.01, 2.3, 0.5, 0.1, 1.9, 0.1, 0.85},
-                         {1, 0.1, true, 0, 0, 0, 0, 0, 0, 0}};
-  decision.lrrt_bounds = {{"model", "train_accuracy", 0.001, 0.05, 0.01, 0.002, ""}};
-  db.save_decision(decision);
+  lrrt.lrrt_table = {{1, 0.01, false, 0.01, 2.3, 0.5, 0.1, 1.9, 0.1, 0.85},
+                     {1, 0.1, true, 0, 0, 0, 0, 0, 0, 0}};
+  lrrt.lrrt_bounds = {{"model", "train_accuracy", 0.001, 0.05, 0.01, 0.002, ""}};
+  for (auto* decision : {&lrrt, &mi_sgd, &baseline}) {
+    decision->experiment_id = experiment;
+    db.save_decision(*decision);
+  }
   return experiment;
 }
 
 const automl::report::MethodSummary& method(const automl::report::ExperimentSummary& s,
-                                            const std::string& name) {
+                                            Method wanted) {
   for (const auto& m : s.methods)
-    if (m.method == name) return m;
-  FAIL("no method " << name);
+    if (m.method == wanted) return m;
+  FAIL("no method " << automl::name(wanted));
   throw std::logic_error("unreachable");
 }
 
@@ -143,11 +162,11 @@ TEST_CASE("The report's table equals what the database holds", "[report]") {
   CHECK_FALSE(s.regression);
   REQUIRE(s.milestones == std::vector<double>{0.8, 0.9});
   REQUIRE(s.methods.size() == 3);
-  CHECK(s.methods[0].method == "mi_sgd");  // MI-SGD first, then the baselines in SPEC order
-  CHECK(s.methods[1].method == "adam");
-  CHECK(s.methods[2].method == "step");
+  CHECK(s.methods[0].method == Method::mi_sgd);  // MI-SGD first, then the baselines in SPEC order
+  CHECK(s.methods[1].method == Method::adam);
+  CHECK(s.methods[2].method == Method::step);
 
-  const auto& mi = method(s, "mi_sgd");
+  const auto& mi = method(s, Method::mi_sgd);
   CHECK(mi.runs == 3);
   CHECK(mi.best == Approx(0.92));
   CHECK(mi.best_seed == 2);
@@ -162,7 +181,7 @@ TEST_CASE("The report's table equals what the database holds", "[report]") {
   CHECK(mi.tuning_seconds == Approx(35));  // LRRT 10 + 20, C1/C2 5
   CHECK(mi.total_seconds() == Approx(365));
 
-  const auto& adam = method(s, "adam");
+  const auto& adam = method(s, Method::adam);
   CHECK(adam.best == Approx(0.91));
   CHECK(adam.best_seed == 1);
   CHECK(adam.mean == Approx(0.90));
@@ -171,7 +190,7 @@ TEST_CASE("The report's table equals what the database holds", "[report]") {
   CHECK(adam.tuning_seconds == Approx(7));
   CHECK(adam.total_seconds() == Approx(157));
 
-  const auto& step = method(s, "step");
+  const auto& step = method(s, Method::step);
   CHECK(step.runs == 1);
   CHECK(step.crashed == 1);
   CHECK(step.best == Approx(0.88));
@@ -180,7 +199,7 @@ TEST_CASE("The report's table equals what the database holds", "[report]") {
   CHECK(step.tuning_seconds == Approx(6));
 
   CHECK(s.total_seconds == Approx(618));
-  CHECK(s.stage_seconds.at("lrrt") == Approx(30));
+  CHECK(s.stage_seconds.at(Stage::lrrt) == Approx(30));
   REQUIRE(s.lrrt_bounds.size() == 1);
   CHECK(s.lrrt_bounds[0].lr_max == 0.05);
 }
@@ -231,27 +250,27 @@ TEST_CASE("A regression experiment reports MAE, lower is better", "[report]") {
                             "report: {milestones: [50]}\n");
   automl::storage::StageDecision decision;
   decision.experiment_id = experiment;
-  decision.stage = "results";
+  decision.stage = Stage::baseline;
   const std::vector<double> maes = {48, 44, 52};
   for (std::uint64_t seed = 1; seed <= 3; ++seed) {
-    const auto id = add_trial(*db, experiment, "baseline",
-                              fmt::format("baseline/adam/seed={}", seed), seed, "done", 1);
-    decision.results.push_back(result_row("adam", seed, id,
-                                          fmt::format("baseline/adam/seed={}", seed), 0, 0,
-                                          maes[seed - 1], "done"));
+    const auto label = fmt::format("baseline/adam/seed={}", seed);
+    const auto id = add_trial(*db, experiment, Stage::baseline, Method::adam, label, seed,
+                              TrialStatus::done, 1);
+    decision.results.push_back(
+        result_row(Method::adam, seed, id, label, 0, 0, maes[seed - 1], TrialStatus::done));
     automl::storage::EpochRow e;
     e.trial_id = id;
     e.epoch = 1;
-    e.extra = fmt::format("{{\"test_mae\": {}}}", maes[seed - 1] + 10);
+    e.test_mae = maes[seed - 1] + 10;
     db->add_epoch(e);
     e.epoch = 2;
-    e.extra = fmt::format("{{\"test_mae\": {}}}", maes[seed - 1]);
+    e.test_mae = maes[seed - 1];
     db->add_epoch(e);
   }
   db->save_decision(decision);
   const auto s = summarize(*db, *db->find_experiment("reg"));
   REQUIRE(s.regression);
-  const auto& adam = method(s, "adam");
+  const auto& adam = method(s, Method::adam);
   CHECK(adam.best == 44);
   CHECK(adam.best_seed == 2);
   CHECK(adam.mean == Approx(48));
@@ -311,9 +330,11 @@ TEST_CASE("An experiment stopped before the LRRT's decision still shows its runs
   automl::test::TempDir dir;
   const auto db = automl::storage::open_sqlite(dir.file("r.db"));
   const auto experiment = db->create_experiment("cut", "name: cut\n");
-  const auto a = add_trial(*db, experiment, "lrrt", "lrrt/t=2/lr=0.03", 2, "done", 1);
+  const auto a = add_trial(*db, experiment, Stage::lrrt, Method::sgd, "lrrt/t=2/lr=0.03", 2,
+                           TrialStatus::done, 1, 0.03, 2);
   add_epochs(*db, a, {0.5, 0.6, 0.7}, {0.03, 0.03, 0.03});  // train accuracy = test + 0.01
-  add_trial(*db, experiment, "lrrt", "lrrt/t=2/lr=0.3", 2, "crashed", 1);
+  add_trial(*db, experiment, Stage::lrrt, Method::sgd, "lrrt/t=2/lr=0.3", 2, TrialStatus::crashed,
+            1, 0.3, 2);
   const auto s = summarize(*db, *db->find_experiment("cut"));
   CHECK(s.methods.empty());
   CHECK(s.lrrt_undecided);

@@ -1,5 +1,5 @@
 // The HTML report renders: headless Chromium takes a screenshot of it, and the PNG (decoded here
-// with zlib) must show plots, not a blank page. Skipped with a warning where Chromium is absent.
+// with zlib) must show plots, not a blank page. Skipped where Chromium is absent.
 #include <fmt/format.h>
 #include <zlib.h>
 #include <catch2/catch.hpp>
@@ -84,10 +84,6 @@ Image decode_png(const std::string& path) {
   return image;
 }
 
-bool have_chromium() {
-  return std::system("command -v chromium > /dev/null 2>&1") == 0;
-}
-
 bool screenshot(const std::string& html, const std::string& png, const std::string& profile) {
   const auto command = fmt::format(
       "timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
@@ -102,21 +98,21 @@ bool screenshot(const std::string& html, const std::string& png, const std::stri
 ExperimentSummary sample_summary() {
   ExperimentSummary s;
   s.experiment.name = "render";
-  s.experiment.status = "done";
+  s.experiment.status = automl::ExperimentStatus::done;
   s.milestones = {0.8};
-  for (const std::string method : {"mi_sgd_layerwise", "adam"}) {
+  for (const auto method : {automl::Method::mi_sgd_layerwise, automl::Method::adam}) {
     automl::report::MethodSummary m;
     m.method = method;
     m.runs = 3;
     m.best_seed = 1;
     m.best = 0.9;
-    m.tuning_seconds = method == "adam" ? 30 : 60;
+    m.tuning_seconds = method == automl::Method::adam ? 30 : 60;
     s.methods.push_back(m);
     for (std::uint64_t seed = 1; seed <= 3; ++seed) {
       automl::report::Run run;
       run.method = method;
       run.seed = seed;
-      run.status = "done";
+      run.status = automl::TrialStatus::done;
       for (int e = 1; e <= 12; ++e) {
         const double progress = 1 - std::exp(-0.4 * e) * (1 + 0.1 * static_cast<double>(seed));
         run.epochs.push_back(e);
@@ -124,7 +120,7 @@ ExperimentSummary sample_summary() {
         run.train.push_back(0.52 + 0.45 * progress);
         run.lr.push_back(0.1 * std::pow(0.8, e));
         run.seconds.push_back(5);
-        if (method == "mi_sgd_layerwise")
+        if (method == automl::Method::mi_sgd_layerwise)
           for (const std::string layer : {"conv1", "conv2", "fc1", "fc2"})
             run.group_lr[layer].push_back(0.1 * std::pow(0.7 + 0.05 * layer.size(), e));
       }
@@ -169,10 +165,7 @@ Ink ink_of(const Image& image) {
 }  // namespace
 
 TEST_CASE("The HTML report renders in headless Chromium", "[report][slow]") {
-  if (!have_chromium()) {
-    WARN("chromium is absent (scripts/setup.sh installs it): screenshot test skipped");
-    return;
-  }
+  AUTOML_SKIP_WITHOUT(automl::test::chromium());
   automl::test::TempDir dir;
   const auto page = dir.file("report.html");
   const auto blank = dir.file("blank.html");

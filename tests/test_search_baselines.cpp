@@ -42,7 +42,7 @@ TEST_CASE("Baseline search plan: each optimizer with its policy, on a validation
   REQUIRE(jobs.size() == 40);
   std::map<std::string, const automl::search::Job*> by_label;
   for (const auto& job : jobs) {
-    CHECK(job.stage == "baseline_search");
+    CHECK(job.stage == automl::Stage::baseline_search);
     CHECK(job.config.epochs == 4);
     CHECK(job.config.seed == 3);
     CHECK(job.config.data.validation_fraction == 0.1);
@@ -84,7 +84,7 @@ TEST_CASE("Baseline choice: best validation accuracy (ties: the smaller LR), the
       validated("baseline_search/adam/lr=0.00464", 5, 0.85),  // tie: the smaller LR wins
       validated("baseline_search/adam/lr=0.1", 5, 0.95),      // crashed, so it does not count
       validated("baseline_search/step/lr=0.001", 5, 0.5)};
-  results[3].status = "crashed";
+  results[3].status = automl::TrialStatus::crashed;
   results.push_back(validated("baseline_search/step/lr=0.01", 5, 0.7));
   const auto choices = automl::search::decide_baselines(config, results, false);
   REQUIRE(choices.size() == 2);
@@ -110,7 +110,7 @@ TEST_CASE("Baseline choice: best validation accuracy (ties: the smaller LR), the
   auto finals = automl::search::plan_baseline_finals(config, base, choices, seeds);
   REQUIRE(finals.size() == 6);
   CHECK(finals[0].label == "baseline/adam/seed=1");
-  CHECK(finals[0].stage == "baseline");
+  CHECK(finals[0].stage == automl::Stage::baseline);
   CHECK(finals[0].config.optimizer.lr == 0.000215);
   CHECK(finals[2].config.seed == 3);
   CHECK(finals[0].config.data.validation_fraction == 0);  // the full training set

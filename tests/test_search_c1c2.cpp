@@ -114,7 +114,7 @@ TEST_CASE("C1/C2 search picks the known best and keeps to its budget", "[search]
     if (jobs.empty()) break;
     ++rounds;
     for (const auto& job : jobs) {
-      CHECK(job.stage == "c1c2");
+      CHECK(job.stage == automl::Stage::c1c2);
       CHECK(job.config.policy.name == "mi");
       CHECK(job.config.data.validation_fraction == config.validation_fraction);
       CHECK_FALSE(job.config.evaluate_test);  // never the test set
@@ -150,7 +150,7 @@ TEST_CASE("C1/C2 search resumes from partial results and drops crashed candidate
   std::vector<JobResult> results;
   for (int i = 0; i < 7; ++i)
     results.push_back(automl::test::validated(automl::search::c1c2_label(0, i), 2, 0.1 * (i + 1)));
-  results[0].status = "crashed";
+  results[0].status = automl::TrialStatus::crashed;
   auto search = automl::search::replay_c1c2(config, candidates, results, false);
   CHECK_FALSE(search.rounds[0].scored);
   auto jobs = automl::search::plan_c1c2_round(config, automl::trials::TrialConfig{}, search);
@@ -174,6 +174,6 @@ TEST_CASE("Validation score: accuracy, or -MAE for regression; -inf when not don
   CHECK(automl::search::validation_score(result, false) == Approx(0.8));
   CHECK(automl::search::validation_score(result, true) == Approx(-1.5));
   auto failed = result;
-  failed.status = "failed";
+  failed.status = automl::TrialStatus::failed;
   CHECK(std::isinf(automl::search::validation_score(failed, false)));
 }

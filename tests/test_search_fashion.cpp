@@ -15,10 +15,7 @@
 
 TEST_CASE("Quick LRRT on a Fashion-MNIST subset gives LR_min < LR_top <= LR_max",
           "[search][lrrt][slow]") {
-  if (!automl::test::have_fashion_mnist()) {
-    WARN("dataset-fashion-mnist is not installed; skipping");
-    return;
-  }
+  AUTOML_SKIP_WITHOUT(automl::test::fashion_mnist());
   // One thread: small batches gain nothing from more, and on a shared machine spinning
   // OpenMP workers cost more than they give.
   automl::trials::set_threads(1);
@@ -46,7 +43,7 @@ TEST_CASE("Quick LRRT on a Fashion-MNIST subset gives LR_min < LR_top <= LR_max"
   const auto results = automl::search::run_jobs_sequentially(jobs);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  for (const auto& result : results) CHECK(result.status != "failed");
+  for (const auto& result : results) CHECK(result.status != automl::TrialStatus::failed);
 
   const auto table = automl::search::build_lrrt_table(lrrt, results);
   const auto decision = automl::search::decide_lrrt(lrrt, table);

@@ -43,7 +43,7 @@ inline std::vector<trials::EpochRecord> story_records(const Story& s) {
 inline search::JobResult done(const std::string& label, const Story& story) {
   search::JobResult result;
   result.label = label;
-  result.status = "done";
+  result.status = TrialStatus::done;
   result.epochs = story_records(story);
   result.summary.epochs_run = 3;
   return result;
@@ -53,10 +53,10 @@ inline search::JobResult done(const std::string& label, const Story& story) {
 inline search::JobResult crashed(const std::string& label) {
   search::JobResult result;
   result.label = label;
-  result.status = "crashed";
+  result.status = TrialStatus::crashed;
   result.epochs = story_records(Story{});
   result.epochs.resize(2);
-  result.summary.status = "crashed";
+  result.summary.status = TrialStatus::crashed;
   result.summary.epochs_run = 1;
   return result;
 }
@@ -66,7 +66,7 @@ inline search::JobResult validated(const std::string& label, int epochs, double 
                                    double mae = 0) {
   search::JobResult result;
   result.label = label;
-  result.status = "done";
+  result.status = TrialStatus::done;
   for (int e = 1; e <= epochs; ++e) {
     trials::EpochRecord r;
     r.epoch = e;

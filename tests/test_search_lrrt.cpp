@@ -48,7 +48,7 @@ TEST_CASE("LRRT candidates: a list, or a log-spaced range rounded to 3 digits", 
   CHECK(lrs[12] == 1.0);
 
   config.lrs = {0.1, 0.01};
-  CHECK_THROWS_AS(automl::search::lrrt_candidate_lrs(config), automl::InputError);
+  CHECK_THROWS_AS(automl::search::lrrt_candidate_lrs(config), std::invalid_argument);
   config.lrs = {};
   config.epochs_per_trial = 1;  // min(d_s) needs epochs 2..
   CHECK_THROWS_WITH(automl::search::validate_lrrt_config(config),
@@ -89,7 +89,7 @@ TEST_CASE("LRRT plan: one constant-LR SGD job per trial and LR, seed = trial", "
   CHECK(jobs[0].label == "lrrt/t=1/lr=0.01");
   CHECK(jobs[5].label == "lrrt/t=2/lr=1");
   for (const auto& job : jobs) {
-    CHECK(job.stage == "lrrt");
+    CHECK(job.stage == automl::Stage::lrrt);
     CHECK(job.config.optimizer.name == "sgd");
     CHECK(job.config.optimizer.momentum == 0.8);  // the experiment's momentum and Nesterov
     CHECK(job.config.optimizer.nesterov);

@@ -2,11 +2,28 @@
 // `query` refuses writes.
 #include <catch2/catch.hpp>
 
+#include <cstdio>
+
 #include "common/error.h"
 #include "storage/storage.h"
 #include "test_support.h"
 
+using namespace automl;
 using namespace automl::storage;
+
+namespace {
+
+// The schema version of the file, read with the sqlite3 tool (`query` refuses every PRAGMA).
+std::string user_version(const std::string& path) {
+  FILE* pipe = popen(("sqlite3 " + path + " 'PRAGMA user_version'").c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buffer[64] = {};
+  const std::string text(buffer, std::fread(buffer, 1, sizeof buffer - 1, pipe));
+  REQUIRE(pclose(pipe) == 0);
+  return text.substr(0, text.find_last_not_of('\n') + 1);
+}
+
+}  // namespace
 
 TEST_CASE("Experiments, trials and epochs round-trip through SQLite", "[storage]") {
   automl::test::TempDir dir;
@@ -17,15 +34,18 @@ TEST_CASE("Experiments, trials and epochs round-trip through SQLite", "[storage]
     const auto experiment = db->create_experiment("e1", "name: e1\n");
     TrialRow t;
     t.experiment_id = experiment;
-    t.stage = "main";
-    t.label = "main/seed=4";
+    t.stage = Stage::mi_sgd;
+    t.label = "mi_sgd/seed=4";
+    t.method = Method::mi_sgd;
     t.seed = 4;
+    t.lr = 0.1;
     t.config = R"({"epochs":2})";
     trial_id = db->add_trial(t);
     db->start_trial(trial_id, "cpu");
-    db->add_epoch({trial_id, 1, 0.1, 2.3, 0.11, 2.2, 0.12, 0.5, 1.5, 0.01, "{}", {}});
-    db->add_epoch({trial_id, 2, 0.05, 1.3, 0.61, 1.2, 0.62, 0.9, 1.25, 0.02, R"({"x":1})", {}});
-    db->finish_trial(trial_id, "done", "", 2.75, R"({"best":0.62})");
+    db->add_epoch({trial_id, 1, 0.1, 2.3, 0.11, 2.2, 0.12, 0.5, 1.5, 0.01, 0, 0, 0, 0, 0, {}});
+    db->add_epoch(
+        {trial_id, 2, 0.05, 1.3, 0.61, 1.2, 0.62, 0.9, 1.25, 0.02, 1.75, 0.3, 0.4, 0.63, 0.5, {}});
+    db->finish_trial(trial_id, TrialStatus::done, "", 2.75, R"({"best":0.62})");
   }
   auto db = open_sqlite(path);  // reopen: everything was committed
   REQUIRE(db->experiments().size() == 1);
@@ -33,18 +53,26 @@ TEST_CASE("Experiments, trials and epochs round-trip through SQLite", "[storage]
   CHECK_FALSE(db->find_experiment("nope"));
   const auto trials = db->trials({});
   REQUIRE(trials.size() == 1);
-  CHECK(trials[0].status == "done");
+  CHECK(trials[0].status == TrialStatus::done);
+  CHECK(trials[0].stage == Stage::mi_sgd);
+  CHECK(trials[0].method == Method::mi_sgd);
   CHECK(trials[0].device == "cpu");
   CHECK(trials[0].seconds == 2.75);
   CHECK(trials[0].seed == 4);
+  CHECK(trials[0].lr == 0.1);
   const auto epochs = db->epochs(trial_id);
   REQUIRE(epochs.size() == 2);
   CHECK(epochs[1].lr == 0.05);
   CHECK(epochs[1].test_accuracy == 0.62);
-  CHECK(epochs[1].extra == R"({"x":1})");
+  CHECK(epochs[1].bound == 1.75);
+  CHECK(epochs[1].train_mae == 0.3);
+  CHECK(epochs[1].test_mae == 0.4);
+  CHECK(epochs[1].validation_accuracy == 0.63);
+  CHECK(epochs[1].validation_mae == 0.5);
+  CHECK(epochs[0].bound == 0);
 
   TrialFilter only_failed;
-  only_failed.status = "failed";
+  only_failed.status = TrialStatus::failed;
   CHECK(db->trials(only_failed).empty());
 
   SECTION("read-only SQL answers and refuses writes") {
@@ -57,10 +85,12 @@ TEST_CASE("Experiments, trials and epochs round-trip through SQLite", "[storage]
     CHECK_THROWS_WITH(db->query("SELEC 1"), Catch::Contains("syntax"));
   }
   SECTION("duplicate epochs are rejected") {
-    CHECK_THROWS(db->add_epoch({trial_id, 2, 0.05, 1, 1, 1, 1, 1, 1, 0, "{}", {}}));
+    CHECK_THROWS(db->add_epoch({trial_id, 2, 0.05, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, {}}));
   }
   SECTION("schema version is recorded") {
-    CHECK(db->query("PRAGMA user_version").rows.at(0).at(0) != "0");
+    const auto version = user_version(path);
+    CHECK_FALSE(version.empty());
+    CHECK(version != "0");
   }
 }
 
@@ -80,7 +110,7 @@ TEST_CASE("Claims, heartbeats and requeues move trials between states", "[storag
   std::vector<TrialRow> rows(3);
   for (int k = 0; k < 3; ++k) {
     rows[k].experiment_id = experiment;
-    rows[k].stage = "lrrt";
+    rows[k].stage = Stage::lrrt;
     rows[k].label = "job/" + std::to_string(k);
     rows[k].config = "{}";
   }
@@ -92,7 +122,7 @@ TEST_CASE("Claims, heartbeats and requeues move trials between states", "[storag
   const auto first = db->claim_trial({experiment, 0, "w1", "cpu"});
   REQUIRE(first);
   CHECK(first->id == ids[0]);  // the oldest pending one
-  CHECK(first->status == "running");
+  CHECK(first->status == TrialStatus::running);
   CHECK(first->attempts == 1);
   CHECK_FALSE(db->claim_trial({experiment, ids[0], "w2", "cpu"}));  // not pending any more
   const auto third = db->claim_trial({experiment, ids[2], "w2", "cuda:0"});
@@ -104,17 +134,17 @@ TEST_CASE("Claims, heartbeats and requeues move trials between states", "[storag
   CHECK(db->requeue_stale(experiment, 3600).empty());    // fresh heartbeats
   const auto stale = db->requeue_stale(experiment, -1);  // everything counts as silent
   CHECK(stale.size() == 2);
-  CHECK(db->trial(ids[0])->status == "pending");
+  CHECK(db->trial(ids[0])->status == TrialStatus::pending);
   CHECK_FALSE(db->heartbeat(ids[0], "w1"));  // w1 learns it lost the trial
 
   const auto again = db->claim_trial({experiment, ids[0], "w3", "cpu"});
   REQUIRE(again);
   CHECK(again->attempts == 2);
   db->release_trial(ids[0], "worker died", 3);
-  CHECK(db->trial(ids[0])->status == "pending");
+  CHECK(db->trial(ids[0])->status == TrialStatus::pending);
   db->claim_trial({experiment, ids[0], "w3", "cpu"});
   db->release_trial(ids[0], "worker died", 3);  // third attempt used up
-  CHECK(db->trial(ids[0])->status == "failed");
+  CHECK(db->trial(ids[0])->status == TrialStatus::failed);
   CHECK(db->trial(ids[0])->reason == "worker died");
 
   db->add_device_seconds(ids[1], 1.5);
@@ -129,12 +159,13 @@ TEST_CASE("Epoch groups, truncation and stage decisions round-trip", "[storage]"
   const auto experiment = db->create_experiment("e", "name: e\n");
   TrialRow t;
   t.experiment_id = experiment;
-  t.stage = "mi_sgd";
+  t.stage = Stage::mi_sgd;
   t.label = "mi_sgd/seed=1";
+  t.method = Method::mi_sgd;
   t.config = "{}";
   const auto id = db->add_trial(t);
   for (int e = 0; e <= 3; ++e) {
-    EpochRow row{id, e, 0.1, 1, 0.5, 1, 0.5, 0.2, 1, 0.1, "{}", {}};
+    EpochRow row{id, e, 0.1, 1, 0.5, 1, 0.5, 0.2, 1, 0.1, 0, 0, 0, 0, 0, {}};
     row.groups = {{"conv1", 0.1 * e, 0.3, 0.9, 0.9, 0.01, "dp"},
                   {"fc2", 0.05, 0.4, 0.8, 0.8, 0, "hold"}};
     db->add_epoch(row);
@@ -154,23 +185,24 @@ TEST_CASE("Epoch groups, truncation and stage decisions round-trip", "[storage]"
 
   StageDecision d;
   d.experiment_id = experiment;
-  d.stage = "lrrt";
+  d.stage = Stage::lrrt;
   d.decision = R"({"range":{"lr_min":0.001}})";
   d.lrrt_table = {{1, 0.01, false, 0.02, 2.3, 0.5, 0.1, 1.5, 0.1, 0.8},
                   {1, 1.0, true, 0, 0, 0, 0, 0, 0, 0}};
   d.lrrt_bounds = {{"model", "train_accuracy", 0.001, 0.1, 0.01, 0.0005, ""}};
   d.c1c2 = {{0, 10, 1, 0.001, 0.1, 0.01, 0.0005, 2, 0.85, true}};
   ResultRow r;
-  r.method = "mi_sgd";
+  r.method = Method::mi_sgd;
   r.seed = 1;
   r.label = "mi_sgd/seed=1";
   r.final_test_accuracy = 0.9;
-  r.status = "done";
+  r.status = TrialStatus::done;
   d.results = {r};
   db->save_decision(d);
   const auto stages = db->stages(experiment);
   REQUIRE(stages.size() == 1);
-  CHECK(stages[0].status == "done");
+  CHECK(stages[0].stage == Stage::lrrt);
+  CHECK(stages[0].status == StageStatus::done);
   CHECK(stages[0].decision == d.decision);
   const auto table = db->lrrt_table(experiment);
   REQUIRE(table.size() == 2);
@@ -181,8 +213,12 @@ TEST_CASE("Epoch groups, truncation and stage decisions round-trip", "[storage]"
   const auto results = db->results(experiment);
   REQUIRE(results.size() == 1);
   CHECK(results[0].trial_id == id);  // found by label
-  db->set_stage(experiment, "c1c2", "planned");
-  CHECK(db->stages(experiment).size() == 2);
+  CHECK(results[0].method == Method::mi_sgd);
+  CHECK(results[0].status == TrialStatus::done);
+  db->set_stage(experiment, Stage::c1c2, StageStatus::planned);
+  REQUIRE(db->stages(experiment).size() == 2);
+  CHECK(db->stages(experiment)[1].stage == Stage::c1c2);
+  CHECK(db->stages(experiment)[1].status == StageStatus::planned);
 }
 
 TEST_CASE("A version-1 database is migrated with its rows kept", "[storage]") {
@@ -202,16 +238,18 @@ TEST_CASE("A version-1 database is migrated with its rows kept", "[storage]") {
       "seconds REAL NOT NULL, mi_seconds REAL NOT NULL DEFAULT 0, extra TEXT NOT NULL DEFAULT "
       "'{}', PRIMARY KEY (trial_id, epoch));"
       "INSERT INTO experiments (name, config) VALUES ('old', 'name: old');"
-      "INSERT INTO trials (experiment_id, stage, label, status, seed, config) VALUES (1, 'main', "
-      "'main/seed=1', 'done', 1, '{}');"
+      "INSERT INTO trials (experiment_id, stage, label, status, seed, config) VALUES (1, 'mi_sgd', "
+      "'mi_sgd/seed=1', 'done', 1, '{}');"
       "INSERT INTO epochs (trial_id, epoch, lr, seconds) VALUES (1, 1, 0.05, 2.0);"
       "PRAGMA user_version = 1;";
   REQUIRE(std::system(("sqlite3 " + path + " \"" + v1 + "\"").c_str()) == 0);
   auto db = open_sqlite(path);
-  CHECK(db->query("PRAGMA user_version").rows.at(0).at(0) == "2");
+  CHECK(user_version(path) == "3");
   const auto trials = db->trials({});
   REQUIRE(trials.size() == 1);
-  CHECK(trials[0].status == "done");
+  CHECK(trials[0].status == TrialStatus::done);
+  CHECK(trials[0].stage == Stage::mi_sgd);
+  CHECK(trials[0].method == Method::mi_sgd);  // read from the label by the migration
   CHECK(trials[0].attempts == 0);
   CHECK(db->epochs(1).at(0).lr == 0.05);
   CHECK(db->stages(1).empty());

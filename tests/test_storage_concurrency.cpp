@@ -33,12 +33,11 @@ int claim_and_write(const std::string& path, int worker) {
         row.trial_id = trial->id;
         row.epoch = e;
         row.lr = 0.1;
-        row.extra = "{}";
         row.groups = {{"conv1", 0.1, 0.5, 0.5, 0.5, 0.01, "dp"}};
         db->add_epoch(row);
         if (!db->heartbeat(trial->id, name)) return 2;
       }
-      db->finish_trial(trial->id, "done", "", 1.0, "{}");
+      db->finish_trial(trial->id, automl::TrialStatus::done, "", 1.0, "{}");
     }
     return 0;
   } catch (const std::exception& e) {
@@ -66,7 +65,7 @@ TEST_CASE("8 processes write one database at once without lock failures", "[stor
     for (int t = 0; t < kTrials; ++t) {
       TrialRow row;
       row.experiment_id = experiment;
-      row.stage = "lrrt";
+      row.stage = automl::Stage::lrrt;
       row.label = "job/" + std::to_string(t);
       row.config = "{}";
       rows.push_back(row);
@@ -84,7 +83,7 @@ TEST_CASE("8 processes write one database at once without lock failures", "[stor
   REQUIRE(trials.size() == kTrials);
   std::set<std::string> workers;
   for (const auto& t : trials) {
-    CHECK(t.status == "done");
+    CHECK(t.status == automl::TrialStatus::done);
     CHECK(t.attempts == 1);  // claimed by exactly one worker
     CHECK(db->epochs(t.id).size() == kEpochs);
     workers.insert(t.worker);

@@ -1,11 +1,19 @@
 #include "test_support.h"
 
+// mi/mi.h (for cuda_available) brings LibTorch, whose glog defines a CHECK macro: Catch's wins.
+#include "mi/mi.h"
+#undef CHECK
 #include <zlib.h>
+#include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <iostream>
 #include <random>
+#include <sstream>
 #include <stdexcept>
 #include <utility>
 
@@ -73,8 +81,61 @@ std::string fashion_mnist_dir() {
   return AUTOML_FASHION_MNIST_DIR;
 }
 
-bool have_fashion_mnist() {
-  return std::filesystem::exists(fashion_mnist_dir() + "/train-images-idx3-ubyte.gz");
+std::string diabetes_csv() {
+  return std::string(AUTOML_SOURCE_DIR) + "/data/sklearn/diabetes.csv";
+}
+
+namespace {
+
+// Whether AUTOML_TEST_PRETEND_MISSING lists `name`.
+bool pretend_missing(const std::string& name) {
+  const char* list = std::getenv("AUTOML_TEST_PRETEND_MISSING");
+  std::stringstream names(list ? list : "");
+  for (std::string item; std::getline(names, item, ',');)
+    if (item == name) return true;
+  return false;
+}
+
+Prerequisite prerequisite(const std::string& name, bool present, const std::string& missing) {
+  return {present && !pretend_missing(name), missing};
+}
+
+// True when this process runs exactly one test case, as CTest runs each.
+bool running_one_test_case() {
+  const auto& config = *Catch::getCurrentContext().getConfig();
+  return Catch::filterTests(Catch::getAllTestCasesSorted(config), config.testSpec(), config)
+             .size() == 1;
+}
+
+}  // namespace
+
+Prerequisite fashion_mnist() {
+  return prerequisite("fashion-mnist",
+                      std::filesystem::exists(fashion_mnist_dir() + "/train-images-idx3-ubyte.gz"),
+                      "dataset-fashion-mnist is not installed (scripts/setup.sh installs it)");
+}
+
+Prerequisite diabetes() {
+  return prerequisite("diabetes", std::filesystem::exists(diabetes_csv()),
+                      diabetes_csv() + " is absent (scripts/extract-sklearn-data.sh makes it)");
+}
+
+Prerequisite chromium() {
+  return prerequisite("chromium", std::system("command -v chromium > /dev/null 2>&1") == 0,
+                      "chromium is absent (scripts/setup.sh installs it)");
+}
+
+Prerequisite cuda_device() {
+  return prerequisite("cuda", mi::cuda_available(), "no CUDA device, or built without CUDA");
+}
+
+void skip(const std::string& missing) {
+  if (running_one_test_case()) {
+    std::cout << "skipped: " << missing << std::endl;
+    std::fflush(nullptr);
+    std::_Exit(kSkipExitCode);  // no teardown: nothing has started yet
+  }
+  WARN("skipped (counted as passed in a run of several test cases): " << missing);
 }
 
 bool relative_close(double a, double b, double tolerance) {

@@ -34,9 +34,37 @@ std::vector<std::uint8_t> idx_bytes(const std::vector<std::uint32_t>& shape,
 // classes), written once per test process.
 std::string tiny_idx_dir();
 
-// True when the Debian Fashion-MNIST package is installed (training tests need it).
-bool have_fashion_mnist();
 std::string fashion_mnist_dir();
+// scripts/extract-sklearn-data.sh's diabetes table (the regression tests' data).
+std::string diabetes_csv();
+
+// Something a test needs that a machine may lack, and what to do about it when it is missing.
+// AUTOML_TEST_PRETEND_MISSING=<name>[,<name>...] (fashion-mnist, diabetes, chromium, cuda) makes
+// those count as missing, to try the skip path on a machine that has them.
+struct Prerequisite {
+  bool present = false;
+  std::string missing;  // what is absent and how to get it
+};
+Prerequisite fashion_mnist();  // the Debian dataset-fashion-mnist package
+Prerequisite diabetes();       // diabetes_csv()
+Prerequisite chromium();       // for the HTML report's screenshot
+Prerequisite cuda_device();    // a GPU, and a build with CUDA
+
+// Ends the running test case as skipped. Catch2 v2 has no SKIP: when the process runs this test
+// case alone (as CTest runs each), it exits with kSkipExitCode, which tests/CMakeLists.txt makes
+// CTest report as "Not Run (Skipped)"; in a run of several test cases it warns and the caller
+// returns, so that the others still run. Use AUTOML_SKIP_WITHOUT, which does the return.
+constexpr int kSkipExitCode = 77;
+void skip(const std::string& missing);
+
+#define AUTOML_SKIP_WITHOUT(prerequisite)                               \
+  do {                                                                  \
+    const ::automl::test::Prerequisite automl_needed_ = (prerequisite); \
+    if (!automl_needed_.present) {                                      \
+      ::automl::test::skip(automl_needed_.missing);                     \
+      return;                                                           \
+    }                                                                   \
+  } while (false)
 
 // |a - b| <= tolerance * max(|a|, |b|)
 bool relative_close(double a, double b, double tolerance);

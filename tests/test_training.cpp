@@ -31,16 +31,13 @@ seed: 7
 }  // namespace
 
 TEST_CASE("A LeNet on 2000 Fashion-MNIST images learns far above chance", "[training][slow]") {
-  if (!automl::test::have_fashion_mnist()) {
-    WARN("dataset-fashion-mnist is not installed; skipping");
-    return;
-  }
+  AUTOML_SKIP_WITHOUT(automl::test::fashion_mnist());
   automl::trials::set_threads(1);  // ctest runs tests side by side: one thread each
   const auto experiment = small_experiment("learns");
   std::vector<automl::trials::EpochRecord> reported;
   const auto summary = automl::trials::run_trial(
       experiment.trial, [&](const automl::trials::EpochRecord& r) { reported.push_back(r); });
-  REQUIRE(summary.status == "done");
+  REQUIRE(summary.status == automl::TrialStatus::done);
   REQUIRE(reported.size() == 4);  // epoch 0 (MI before training), then epochs 1..3
   CHECK(reported.front().epoch == 0);
   CHECK(reported.back().test_accuracy > 0.6);  // chance is 0.1
@@ -49,10 +46,7 @@ TEST_CASE("A LeNet on 2000 Fashion-MNIST images learns far above chance", "[trai
 }
 
 TEST_CASE("A worker records every epoch the trial reports, equal to a direct run", "[engine]") {
-  if (!automl::test::have_fashion_mnist()) {
-    WARN("dataset-fashion-mnist is not installed; skipping");
-    return;
-  }
+  AUTOML_SKIP_WITHOUT(automl::test::fashion_mnist());
   automl::test::TempDir dir;
   auto trial = small_experiment("recorded").trial;
   trial.epochs = 2;
@@ -71,8 +65,9 @@ TEST_CASE("A worker records every epoch the trial reports, equal to a direct run
     auto db = automl::storage::open_sqlite(path);
     automl::storage::TrialRow row;
     row.experiment_id = db->create_experiment("recorded", "name: recorded\n");
-    row.stage = "main";
-    row.label = "main/seed=7";
+    row.stage = automl::Stage::mi_sgd;
+    row.label = "mi_sgd/seed=7";
+    row.method = automl::Method::mi_sgd;
     row.seed = trial.seed;
     row.config = nlohmann::json(trial).dump();
     trial_id = db->add_trial(row);
@@ -85,7 +80,7 @@ TEST_CASE("A worker records every epoch the trial reports, equal to a direct run
   auto db = automl::storage::open_sqlite(path);
   const auto trials = db->trials({});
   REQUIRE(trials.size() == 1);
-  CHECK(trials[0].status == "done");
+  CHECK(trials[0].status == automl::TrialStatus::done);
   CHECK(trials[0].seconds > 0);
   const auto rows = db->epochs(trial_id);
   REQUIRE(rows.size() == reported.size());

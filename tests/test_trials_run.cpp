@@ -21,14 +21,6 @@ using automl::trials::TrialConfig;
 
 namespace {
 
-// The diabetes table scripts/extract-sklearn-data.sh makes, or "" (with a warning) without it.
-std::string diabetes_csv() {
-  const std::string path = std::string(AUTOML_SOURCE_DIR) + "/data/sklearn/diabetes.csv";
-  if (std::filesystem::exists(path)) return path;
-  WARN(path << " is absent (scripts/extract-sklearn-data.sh makes it); skipping");
-  return "";
-}
-
 TrialConfig fashion(std::int64_t train, int epochs) {
   TrialConfig c;
   c.data.path = automl::test::fashion_mnist_dir();
@@ -59,12 +51,6 @@ std::vector<EpochRecord> collect(const TrialConfig& c,
   return records;
 }
 
-#define SKIP_WITHOUT_FASHION_MNIST()                          \
-  if (!automl::test::have_fashion_mnist()) {                  \
-    WARN("dataset-fashion-mnist is not installed; skipping"); \
-    return;                                                   \
-  }
-
 // Algorithm 1 written out again, independently of trials/mi_decay: the LR epoch e should use.
 double algorithm1_lr(const std::vector<double>& ity, double bound, int e, int epochs,
                      double previous, const automl::trials::PolicyConfig& p) {
@@ -82,7 +68,7 @@ double algorithm1_lr(const std::vector<double>& ity, double bound, int e, int ep
 
 TEST_CASE("MI-SGD on 2000 Fashion-MNIST images learns, ITY rises, LRs follow Algorithm 1",
           "[trials][run]") {
-  SKIP_WITHOUT_FASHION_MNIST();
+  AUTOML_SKIP_WITHOUT(automl::test::fashion_mnist());
   auto c = fashion(2000, 3);
   c.policy.name = "mi";
   c.policy.lr_min = 0.001;
@@ -91,7 +77,7 @@ TEST_CASE("MI-SGD on 2000 Fashion-MNIST images learns, ITY rises, LRs follow Alg
   c.policy.eps = 0.05;
   automl::trials::TrialSummary summary;
   const auto records = collect(c, &summary);
-  REQUIRE(summary.status == "done");
+  REQUIRE(summary.status == automl::TrialStatus::done);
   REQUIRE(records.size() == 4);  // epoch 0 (before training) and 1..3
   CHECK(records[0].epoch == 0);
   // Stratified 500 of 10 balanced classes: the entropy bound is ln 10.
@@ -120,7 +106,7 @@ TEST_CASE("MI-SGD on 2000 Fashion-MNIST images learns, ITY rises, LRs follow Alg
 }
 
 TEST_CASE("Same seed, same records (CPU)", "[trials][run]") {
-  SKIP_WITHOUT_FASHION_MNIST();
+  AUTOML_SKIP_WITHOUT(automl::test::fashion_mnist());
   auto c = fashion(300, 2);
   c.policy.name = "mi";
   c.data.augment = true;
@@ -137,9 +123,9 @@ TEST_CASE("Same seed, same records (CPU)", "[trials][run]") {
   CHECK(collect(c).back().train_loss != first.back().train_loss);
 }
 
-TEST_CASE("Bound ksg_xy is KSG I(X;Y) on the MI subset; start: mi starts from ITY_0",
+TEST_CASE("Bound ksg_xy is KSG I(X, Y) on the MI subset, and start: mi starts from ITY_0",
           "[trials][run]") {
-  SKIP_WITHOUT_FASHION_MNIST();
+  AUTOML_SKIP_WITHOUT(automl::test::fashion_mnist());
   auto c = fashion(300, 1);
   c.mi.samples = 200;
   c.policy.name = "mi";
@@ -164,7 +150,7 @@ TEST_CASE("Bound ksg_xy is KSG I(X;Y) on the MI subset; start: mi starts from IT
 }
 
 TEST_CASE("Layer-wise MI-SGD: one group per layer, each with its own ITY and LR", "[trials][run]") {
-  SKIP_WITHOUT_FASHION_MNIST();
+  AUTOML_SKIP_WITHOUT(automl::test::fashion_mnist());
   auto c = fashion(500, 3);
   c.policy.name = "mi";
   c.policy.layerwise = true;
@@ -190,7 +176,7 @@ TEST_CASE("Layer-wise MI-SGD: one group per layer, each with its own ITY and LR"
 }
 
 TEST_CASE("Resume: 2 epochs + resume for the 3rd equals 3 epochs straight", "[trials][run]") {
-  SKIP_WITHOUT_FASHION_MNIST();
+  AUTOML_SKIP_WITHOUT(automl::test::fashion_mnist());
   automl::test::TempDir dir;
   auto c = fashion(300, 3);
   c.mi.samples = 200;
@@ -206,14 +192,15 @@ TEST_CASE("Resume: 2 epochs + resume for the 3rd equals 3 epochs straight", "[tr
   runtime.should_stop = [&] { return ++asked == 2; };
   automl::trials::TrialSummary first;
   const auto part1 = collect(c, &first, runtime);
-  CHECK(first.status == "stopped");
+  CHECK(first.stopped);
   REQUIRE(part1.size() == 3);  // epochs 0, 1, 2
   CHECK(std::filesystem::exists(runtime.checkpoint_path));
 
   runtime.should_stop = nullptr;
   automl::trials::TrialSummary second;
   const auto part2 = collect(c, &second, runtime);
-  CHECK(second.status == "done");
+  CHECK(second.status == automl::TrialStatus::done);
+  CHECK_FALSE(second.stopped);
   CHECK(second.epochs_run == 3);
   REQUIRE(part2.size() == 1);  // only epoch 3: earlier epochs are not reported again
   const auto& a = straight[3];
@@ -233,7 +220,7 @@ TEST_CASE("Resume: 2 epochs + resume for the 3rd equals 3 epochs straight", "[tr
 
 TEST_CASE("A constant-LR trial records ITY, d_p and d_s as Algorithm 2 lists them",
           "[trials][run]") {
-  SKIP_WITHOUT_FASHION_MNIST();
+  AUTOML_SKIP_WITHOUT(automl::test::fashion_mnist());
   auto c = fashion(500, 3);
   c.data.validation_fraction = 0.2;
   const auto records = collect(c);
@@ -276,8 +263,8 @@ TEST_CASE("Crash rules of SPEC.md 4, by hand", "[trials][crash]") {
 }
 
 TEST_CASE("A diverging trial ends as crashed with a reason, keeping its records", "[trials][run]") {
-  const std::string path = diabetes_csv();
-  if (path.empty()) return;
+  AUTOML_SKIP_WITHOUT(automl::test::diabetes());
+  const std::string path = automl::test::diabetes_csv();
   TrialConfig c;
   c.data.format = "csv";
   c.data.path = path;
@@ -286,7 +273,7 @@ TEST_CASE("A diverging trial ends as crashed with a reason, keeping its records"
   c.epochs = 10;
   automl::trials::TrialSummary summary;
   const auto records = collect(c, &summary);
-  CHECK(summary.status == "crashed");
+  CHECK(summary.status == automl::TrialStatus::crashed);
   CHECK_THAT(summary.reason, Catch::Contains("non-finite") || Catch::Contains("above 10x"));
   REQUIRE_FALSE(records.empty());
   CHECK(records.back().epoch == summary.epochs_run);
@@ -294,8 +281,8 @@ TEST_CASE("A diverging trial ends as crashed with a reason, keeping its records"
 }
 
 TEST_CASE("Regression on the diabetes table: MSE training lowers the MAE", "[trials][run]") {
-  const std::string path = diabetes_csv();
-  if (path.empty()) return;
+  AUTOML_SKIP_WITHOUT(automl::test::diabetes());
+  const std::string path = automl::test::diabetes_csv();
   TrialConfig c;
   c.data.format = "csv";
   c.data.path = path;
@@ -311,7 +298,7 @@ TEST_CASE("Regression on the diabetes table: MSE training lowers the MAE", "[tri
   c.data.validation_fraction = 0.1;
   automl::trials::TrialSummary summary;
   const auto records = collect(c, &summary);
-  REQUIRE(summary.status == "done");
+  REQUIRE(summary.status == automl::TrialStatus::done);
   REQUIRE(records.size() == 21);
   CHECK(records.back().validation_mae > 0);
   CHECK(records.back().validation_mae < records[1].validation_mae);

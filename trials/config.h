@@ -9,7 +9,7 @@
 namespace automl::trials {
 
 struct DataConfig {
-  std::string format = "idx";  // idx | cifar10 | cifar100 | csv
+  std::string format = "idx";  // one of data_formats()
   std::string path = "/usr/share/datasets/fashion-mnist";
   std::int64_t train_subset = 0;     // 0 = the whole training set
   std::int64_t test_subset = 0;      // 0 = the whole test set
@@ -20,15 +20,19 @@ struct DataConfig {
   std::vector<std::string> feature_columns;
   std::vector<std::string> target_columns;
   double test_fraction = 0.2;
+
+  // CSV tables are the regression data sets (SPEC.md 6); every other format holds class labels.
+  // Regression decides the loss, what a validation score is and which LRRT attributes apply.
+  bool is_regression() const { return format == "csv"; }
 };
 
 struct ModelConfig {
-  std::string name = "lenet";             // lenet | allcnn | vgg16 | wrn | resnet50 | mlp
+  std::string name = "lenet";             // one of model_names()
   std::map<std::string, double> options;  // e.g. depth, width, dropout; per-model defaults
 };
 
 struct OptimizerConfig {
-  std::string name = "sgd";  // sgd | adam | rmsprop | lars
+  std::string name = "sgd";  // one of optimizer_names()
   double lr = 0.01;
   double momentum = 0.9;
   bool nesterov = false;
@@ -38,7 +42,7 @@ struct OptimizerConfig {
 
 // The LR policy applied at epoch boundaries.
 struct PolicyConfig {
-  std::string name = "constant";  // constant | step | mi | poly
+  std::string name = "constant";  // one of policy_names()
   // step decay: multiply by `gamma` every `step_size` epochs, or at `milestones` when given.
   double gamma = 0.5;
   int step_size = 30;
@@ -46,9 +50,9 @@ struct PolicyConfig {
   double power = 2.0;  // poly (LARS): lr * (1 - e/E)^power
   // mi (Algorithm 1, SPEC.md 3):
   double lr_min = 1e-4, lr_max = 0.2, lr_top = 0.01, eps = 1e-3;
-  std::string start = "top";         // top | mi
-  std::string bound = "auto";        // ksg_xy | entropy | auto
-  std::string time_decay = "epoch";  // epoch | none
+  std::string start = "top";         // one of mi_starts()
+  std::string bound = "auto";        // one of mi_bounds()
+  std::string time_decay = "epoch";  // one of time_decays()
   bool layerwise = false;
 };
 
@@ -57,8 +61,8 @@ struct MiConfig {
   std::int64_t samples = 1000;  // the fixed MI subset, drawn from the training set by seed
   int k = 3;
   bool stratified = false;
-  std::string estimator = "ksg";        // ksg | ksg_cd
-  std::string layer_features = "full";  // full | channel_mean
+  std::string estimator = "ksg";        // one of mi_estimators()
+  std::string layer_features = "full";  // one of mi_layer_features()
 };
 
 struct TrialConfig {
@@ -77,5 +81,19 @@ struct TrialConfig {
   // measured on a GPU: scripts/gpu-bench-train.sh compares both paths.
   bool cuda_graphs = false;
 };
+
+// The choices each part of a trial accepts, asked of the code that implements them (each is
+// defined next to its factory, named below) so that no other module types the lists out again.
+std::vector<std::string> data_formats();  // trials/data.cpp: load_splits
+std::vector<std::string> model_names();   // trials/models.cpp: make_network
+// The option keys model `name` accepts (model.options), sorted; empty for an unknown model.
+std::vector<std::string> model_option_names(const std::string& name);
+std::vector<std::string> optimizer_names();    // trials/optimizers.cpp: make_optimizer
+std::vector<std::string> policy_names();       // trials/policies.cpp: make_scheduler
+std::vector<std::string> mi_starts();          // trials/policies.cpp: mi_decay_options
+std::vector<std::string> time_decays();        // trials/policies.cpp: mi_decay_options
+std::vector<std::string> mi_estimators();      // trials/mi_probe.cpp: MiProbe
+std::vector<std::string> mi_layer_features();  // trials/mi_probe.cpp: MiProbe
+std::vector<std::string> mi_bounds();          // trials/mi_probe.cpp: MiProbe
 
 }  // namespace automl::trials

@@ -1,5 +1,17 @@
 #include "trials/config_json.h"
 
+namespace automl {
+
+void to_json(nlohmann::json& j, TrialStatus status) {
+  j = std::string(name(status));
+}
+
+void from_json(const nlohmann::json& j, TrialStatus& status) {
+  status = parse<TrialStatus>(j.get<std::string>());
+}
+
+}  // namespace automl
+
 namespace automl::trials {
 
 // Each struct lists its fields once. Reading tolerates missing keys (they keep their defaults),
@@ -30,14 +42,7 @@ void to_json(nlohmann::json& j, const GroupRecord& r) {
        {"d_p_raw", r.d_p_raw}, {"d_s", r.d_s}, {"decision", r.decision}};
 }
 
-void to_json(nlohmann::json& j, const TrialSummary& s) {
-  j = {{"status", s.status},
-       {"reason", s.reason},
-       {"epochs_run", s.epochs_run},
-       {"best_test_accuracy", s.best_test_accuracy},
-       {"final_test_accuracy", s.final_test_accuracy},
-       {"best_test_mae", s.best_test_mae},
-       {"seconds", s.seconds}};
-}
+AUTOML_JSON_FIELDS(TrialSummary, status, reason, epochs_run, best_test_accuracy,
+                   final_test_accuracy, best_test_mae, seconds)
 
 }  // namespace automl::trials

@@ -6,22 +6,21 @@
 #include "trials/config.h"
 #include "trials/records.h"
 
+namespace automl {
+// Statuses are stored by name.
+void to_json(nlohmann::json& j, TrialStatus status);
+void from_json(const nlohmann::json& j, TrialStatus& status);
+}  // namespace automl
+
 namespace automl::trials {
 
-void to_json(nlohmann::json& j, const DataConfig& c);
-void from_json(const nlohmann::json& j, DataConfig& c);
-void to_json(nlohmann::json& j, const ModelConfig& c);
-void from_json(const nlohmann::json& j, ModelConfig& c);
-void to_json(nlohmann::json& j, const OptimizerConfig& c);
-void from_json(const nlohmann::json& j, OptimizerConfig& c);
-void to_json(nlohmann::json& j, const PolicyConfig& c);
-void from_json(const nlohmann::json& j, PolicyConfig& c);
-void to_json(nlohmann::json& j, const MiConfig& c);
-void from_json(const nlohmann::json& j, MiConfig& c);
+// A trial's whole configuration; its parts (DataConfig .. MiConfig) go with it (config_json.cpp).
 void to_json(nlohmann::json& j, const TrialConfig& c);
 void from_json(const nlohmann::json& j, TrialConfig& c);
 
 void to_json(nlohmann::json& j, const GroupRecord& r);
+// The one serialisation of a summary: stored with every finished trial and in checkpoints.
 void to_json(nlohmann::json& j, const TrialSummary& s);
+void from_json(const nlohmann::json& j, TrialSummary& s);
 
 }  // namespace automl::trials

@@ -33,14 +33,21 @@ torch::Tensor index_tensor(std::vector<std::int64_t> part) {
   return torch::tensor(part, torch::kInt64);
 }
 
+}  // namespace
+
+std::vector<std::string> data_formats() {
+  return {"idx", "cifar10", "cifar100", "csv"};
+}
+
+namespace {
+
 Splits load_raw(const DataConfig& config, std::uint64_t seed) {
   if (config.format == "idx") return load_idx_dataset(config.path);
   if (config.format == "cifar10") return load_cifar10(config.path);
   if (config.format == "cifar100") return load_cifar100(config.path);
   if (config.format == "csv") return load_csv_dataset(config, seed);
-  throw InputError("data.format",
-                   fmt::format("unknown data format '{}' (expected idx, cifar10, cifar100, csv)",
-                               config.format));
+  throw InputError("data.format", fmt::format("unknown data format '{}' (expected {})",
+                                              config.format, fmt::join(data_formats(), ", ")));
 }
 
 // The first `n` of a seeded permutation of `population` indices, in ascending order.

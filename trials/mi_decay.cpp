@@ -5,6 +5,14 @@
 
 namespace automl::trials {
 
+bool d_s_guarded(double last_ity) {
+  return last_ity <= 0;
+}
+
+double d_s(double before, double last) {
+  return d_s_guarded(last) ? 0.0 : (last - before) / last;
+}
+
 MiMetrics mi_metrics(const std::vector<double>& history, double bound) {
   if (history.empty()) throw std::invalid_argument("mi_metrics: empty ITY history");
   if (!(bound > 0)) throw std::invalid_argument("mi_metrics: the bound must be positive");
@@ -14,12 +22,8 @@ MiMetrics mi_metrics(const std::vector<double>& history, double bound) {
   m.d_p = std::clamp(m.d_p_raw, 0.0, 1.0);
   if (history.size() == 1) return m;  // d_s = 1: the algorithm's initial value
   const double last = history[history.size() - 1], before = history[history.size() - 2];
-  if (last <= 0) {
-    m.d_s = 0;
-    m.guarded = true;
-  } else {
-    m.d_s = (last - before) / last;
-  }
+  m.d_s = d_s(before, last);
+  m.guarded = d_s_guarded(last);
   return m;
 }
 

@@ -20,6 +20,12 @@ struct MiMetrics {
 // Throws std::invalid_argument on an empty history or a bound <= 0.
 MiMetrics mi_metrics(const std::vector<double>& history, double bound);
 
+// The ITY <= 0 guard: d_s would divide by a non-positive ITY, so it counts as saturated.
+bool d_s_guarded(double last_ity);
+// d_s = (ITY_{e-1} - ITY_{e-2}) / ITY_{e-1} from `before` = ITY_{e-2} and `last` = ITY_{e-1},
+// 0 under the guard. Algorithm 2's min(d_s) (search/lrrt.cpp) uses it too.
+double d_s(double before, double last);
+
 struct MiDecayOptions {
   double lr_min = 1e-4, lr_max = 0.2, lr_top = 0.01, eps = 1e-3;
   bool start_from_mi = false;  // start: mi (else top)

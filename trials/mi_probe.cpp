@@ -10,19 +10,37 @@
 #include "mi/mi.h"
 
 namespace automl::trials {
+namespace {
+
+bool one_of(const std::string& value, const std::vector<std::string>& allowed) {
+  return std::find(allowed.begin(), allowed.end(), value) != allowed.end();
+}
+
+}  // namespace
+
+std::vector<std::string> mi_estimators() {
+  return {"ksg", "ksg_cd"};
+}
+std::vector<std::string> mi_layer_features() {
+  return {"full", "channel_mean"};
+}
+std::vector<std::string> mi_bounds() {
+  return {"auto", "entropy", "ksg_xy"};
+}
 
 MiProbe::MiProbe(const MiConfig& config, const std::string& bound_name, const Dataset& train,
                  std::uint64_t seed, const torch::Device& device)
     : config_(config), classification_(train.is_classification()), seed_(seed) {
-  if (config.estimator != "ksg" && config.estimator != "ksg_cd")
-    throw InputError("mi.estimator", fmt::format("unknown estimator '{}' (expected ksg, ksg_cd)",
-                                                 config.estimator));
+  if (!one_of(config.estimator, mi_estimators()))
+    throw InputError("mi.estimator",
+                     fmt::format("unknown estimator '{}' (expected {})", config.estimator,
+                                 fmt::join(mi_estimators(), ", ")));
   if (config.estimator == "ksg_cd" && !classification_)
     throw InputError("mi.estimator", "ksg_cd needs class labels; this data set is a regression");
-  if (config.layer_features != "full" && config.layer_features != "channel_mean")
-    throw InputError("mi.layer_features", fmt::format("unknown choice '{}' (expected full, "
-                                                      "channel_mean)",
-                                                      config.layer_features));
+  if (!one_of(config.layer_features, mi_layer_features()))
+    throw InputError("mi.layer_features",
+                     fmt::format("unknown choice '{}' (expected {})", config.layer_features,
+                                 fmt::join(mi_layer_features(), ", ")));
   if (config.k < 1) throw InputError("mi.k", fmt::format("{} is not >= 1", config.k));
   if (config.samples < config.k + 2)
     throw InputError("mi.samples",
@@ -48,9 +66,8 @@ MiProbe::MiProbe(const MiConfig& config, const std::string& bound_name, const Da
   } else if (bound == "ksg_xy") {
     bound_ = estimate(inputs_.flatten(1));
   } else {
-    throw InputError(
-        "policy.bound",
-        fmt::format("unknown bound '{}' (expected ksg_xy, entropy, auto)", bound_name));
+    throw InputError("policy.bound", fmt::format("unknown bound '{}' (expected {})", bound_name,
+                                                 fmt::join(mi_bounds(), ", ")));
   }
 }
 

@@ -387,26 +387,32 @@ class Mlp : public TapNetwork {
   std::vector<nn::Linear> fcs_;
 };
 
-using Factory =
+using Build =
     std::function<std::shared_ptr<Network>(const ModelConfig&, const InputShape&, std::int64_t)>;
 
+// A model of the zoo: its options with their defaults, and how to build it.
+struct Entry {
+  std::map<std::string, double> defaults;
+  Build build;
+};
+
 template <typename Model>
-Factory factory(const std::map<std::string, double>& defaults) {
-  return [defaults](const ModelConfig& c, const InputShape& s, std::int64_t outputs) {
-    return std::make_shared<Model>(Options(c, defaults), s, outputs);
-  };
+Entry entry(const std::map<std::string, double>& defaults) {
+  return {defaults, [defaults](const ModelConfig& c, const InputShape& s, std::int64_t outputs) {
+            return std::make_shared<Model>(Options(c, defaults), s, outputs);
+          }};
 }
 
-const std::map<std::string, Factory>& factories() {
-  static const std::map<std::string, Factory> table = {
-      {"lenet", factory<LeNet>({{"conv1", 6}, {"conv2", 16}, {"hidden", 120}, {"dropout", 0.5}})},
-      {"allcnn", factory<AllCnnC>(
-                     {{"width1", 96}, {"width2", 192}, {"dropout", 0.5}, {"input_dropout", 0.0}})},
-      {"vgg16", factory<Vgg16>({{"hidden", 512}, {"dropout", 0.5}})},
-      {"wrn", factory<WideResNet>({{"depth", 28}, {"width", 10}, {"dropout", 0.0}})},
-      {"resnet50", factory<ResNet50>({{"small_input", 0}})},
+const std::map<std::string, Entry>& zoo() {
+  static const std::map<std::string, Entry> table = {
+      {"lenet", entry<LeNet>({{"conv1", 6}, {"conv2", 16}, {"hidden", 120}, {"dropout", 0.5}})},
+      {"allcnn",
+       entry<AllCnnC>({{"width1", 96}, {"width2", 192}, {"dropout", 0.5}, {"input_dropout", 0.0}})},
+      {"vgg16", entry<Vgg16>({{"hidden", 512}, {"dropout", 0.5}})},
+      {"wrn", entry<WideResNet>({{"depth", 28}, {"width", 10}, {"dropout", 0.0}})},
+      {"resnet50", entry<ResNet50>({{"small_input", 0}})},
       {"mlp",
-       factory<Mlp>(
+       entry<Mlp>(
            {{"hidden1", 64}, {"hidden2", 32}, {"hidden3", 0}, {"hidden4", 0}, {"relu_output", 0}})},
   };
   return table;
@@ -414,17 +420,27 @@ const std::map<std::string, Factory>& factories() {
 
 }  // namespace
 
+std::vector<std::string> model_names() {
+  std::vector<std::string> names;
+  for (const auto& [name, model] : zoo()) names.push_back(name);
+  return names;
+}
+
+std::vector<std::string> model_option_names(const std::string& name) {
+  std::vector<std::string> keys;
+  const auto found = zoo().find(name);
+  if (found != zoo().end())
+    for (const auto& [key, value] : found->second.defaults) keys.push_back(key);
+  return keys;
+}
+
 std::shared_ptr<Network> make_network(const ModelConfig& config, const InputShape& shape,
                                       std::int64_t outputs) {
-  const auto& table = factories();
-  const auto found = table.find(config.name);
-  if (found == table.end()) {
-    std::vector<std::string> names;
-    for (const auto& [name, factory] : table) names.push_back(name);
+  const auto found = zoo().find(config.name);
+  if (found == zoo().end())
     throw InputError("model.name", fmt::format("unknown model '{}' (expected one of: {})",
-                                               config.name, fmt::join(names, ", ")));
-  }
-  return found->second(config, shape, outputs);
+                                               config.name, fmt::join(model_names(), ", ")));
+  return found->second.build(config, shape, outputs);
 }
 
 std::int64_t parameter_count(torch::nn::Module& module) {

@@ -76,6 +76,10 @@ void Lars::load(torch::serialize::InputArchive& archive) {
   }
 }
 
+std::vector<std::string> optimizer_names() {
+  return {"sgd", "adam", "rmsprop", "lars"};
+}
+
 std::unique_ptr<optim::Optimizer> make_optimizer(const OptimizerConfig& c,
                                                  std::vector<optim::OptimizerParamGroup> groups) {
   if (c.name == "sgd")
@@ -94,9 +98,8 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const OptimizerConfig& c,
                                                          .momentum(c.momentum)
                                                          .weight_decay(c.weight_decay)
                                                          .trust_coefficient(c.trust_coefficient));
-  throw InputError(
-      "optimizer.name",
-      fmt::format("unknown optimizer '{}' (expected sgd, adam, rmsprop, lars)", c.name));
+  throw InputError("optimizer.name", fmt::format("unknown optimizer '{}' (expected {})", c.name,
+                                                 fmt::join(optimizer_names(), ", ")));
 }
 
 std::unique_ptr<optim::Optimizer> make_optimizer(const OptimizerConfig& config,

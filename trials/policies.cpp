@@ -85,6 +85,16 @@ std::vector<std::string> MiDecayScheduler::decisions() const {
   return out;
 }
 
+std::vector<std::string> policy_names() {
+  return {"constant", "step", "mi", "poly"};
+}
+std::vector<std::string> mi_starts() {
+  return {"top", "mi"};
+}
+std::vector<std::string> time_decays() {
+  return {"epoch", "none"};
+}
+
 MiDecayOptions mi_decay_options(const PolicyConfig& p, int epochs) {
   MiDecayOptions o;
   o.lr_min = p.lr_min;
@@ -108,8 +118,8 @@ std::unique_ptr<EpochScheduler> make_scheduler(const TrialConfig& config,
     return std::make_unique<PolyScheduler>(optimizer, lr0, p.power, config.epochs);
   if (p.name == "mi")
     return std::make_unique<MiDecayScheduler>(optimizer, mi_decay_options(p, config.epochs), bound);
-  throw InputError("policy.name",
-                   fmt::format("unknown policy '{}' (expected constant, step, poly, mi)", p.name));
+  throw InputError("policy.name", fmt::format("unknown policy '{}' (expected {})", p.name,
+                                              fmt::join(policy_names(), ", ")));
 }
 
 }  // namespace automl::trials

@@ -99,8 +99,9 @@ class MiDecayScheduler : public EpochScheduler {
 
 MiDecayOptions mi_decay_options(const PolicyConfig& policy, int epochs);
 
-// The scheduler `config.policy` names over `optimizer` (whose groups are already built).
-// `lr0` is the optimizer's configured LR; `bound` is only used by the mi policy.
+// The scheduler `config.policy` names over `optimizer` (whose groups are already built); the
+// constant, step and poly policies start from config.optimizer.lr. `bound` is only used by the
+// mi policy.
 std::unique_ptr<EpochScheduler> make_scheduler(const TrialConfig& config,
                                                torch::optim::Optimizer& optimizer, double bound);
 

@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include "common/vocabulary.h"
+
 namespace automl::trials {
 
 // MI-policy state of one parameter group (the whole net, or one layer in layer-wise mode).
@@ -35,8 +37,9 @@ struct EpochRecord {
 };
 
 struct TrialSummary {
-  std::string status = "done";  // done | crashed
-  std::string reason;           // why it crashed
+  TrialStatus status = TrialStatus::done;  // done | crashed (| failed, set by whoever ran it)
+  bool stopped = false;  // ended early on request (TrialRuntime::should_stop); never stored
+  std::string reason;    // why it crashed
   int epochs_run = 0;
   double best_test_accuracy = 0;
   double final_test_accuracy = 0;

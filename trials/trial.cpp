@@ -7,9 +7,10 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <thread>
 
 #include "common/error.h"
+#include "mi/threads.h"
+#include "trials/config_json.h"
 #include "trials/crash.h"
 #include "trials/data.h"
 #include "trials/mi_probe.h"
@@ -240,13 +241,13 @@ class Trial {
     else if (probe_)
       report_initial_mi();
     const double earlier_seconds = summary_.seconds;
-    for (int epoch = first_epoch; epoch <= config_.epochs && summary_.status == "done"; ++epoch) {
+    for (int epoch = first_epoch; epoch <= config_.epochs && summary_.status == TrialStatus::done; ++epoch) {
       run_epoch(epoch);
       summary_.seconds = earlier_seconds + seconds_since(start);
       if (!runtime_.checkpoint_path.empty()) save_checkpoint(epoch);
-      if (summary_.status == "done" && epoch < config_.epochs && runtime_.should_stop &&
+      if (summary_.status == TrialStatus::done && epoch < config_.epochs && runtime_.should_stop &&
           runtime_.should_stop()) {
-        summary_.status = "stopped";
+        summary_.stopped = true;
         summary_.reason = fmt::format("stopped on request after epoch {}", epoch);
       }
     }
@@ -396,7 +397,7 @@ class Trial {
           epoch == 1 ? record.test_mae : std::min(summary_.best_test_mae, record.test_mae);
     const auto reason = crash_->check(epoch, record.train_loss, record.train_accuracy);
     if (!reason.empty() || diverged) {
-      summary_.status = "crashed";
+      summary_.status = TrialStatus::crashed;
       summary_.reason =
           !reason.empty() ? reason : fmt::format("non-finite network outputs at epoch {}", epoch);
     }
@@ -404,17 +405,13 @@ class Trial {
   }
 
   void save_checkpoint(int epoch) {
-    nlohmann::json state = {
-        {"epoch", epoch},
-        {"history", history_},
-        {"lrs", group_lrs(*optimizer_)},
-        {"crash", {finite_or(crash_->first_loss(), -1), crash_->best_accuracy()}},
-        {"status", summary_.status},
-        {"reason", summary_.reason},
-        {"best_test_accuracy", summary_.best_test_accuracy},
-        {"final_test_accuracy", summary_.final_test_accuracy},
-        {"best_test_mae", summary_.best_test_mae},
-        {"seconds", summary_.seconds}};
+    // The summary so far in its one serialisation (config_json.h), plus the loop's own state.
+    nlohmann::json state = summary_;
+    state["epoch"] = epoch;
+    state["history"] = history_;
+    state["lrs"] = group_lrs(*optimizer_);
+    state["crash"] =
+        nlohmann::json::array({finite_or(crash_->first_loss(), -1), crash_->best_accuracy()});
     torch::serialize::OutputArchive archive, model, optimizer;
     net_->save(model);
     optimizer_->save(optimizer);
@@ -448,13 +445,8 @@ class Trial {
       for (std::size_t g = 0; g < mi->groups().size(); ++g)
         mi->groups()[g].restore(history_[g], lrs[g]);
     crash_->restore(state.at("crash").at(0).get<double>(), state.at("crash").at(1).get<double>());
-    summary_.status = state.at("status").get<std::string>();
-    summary_.reason = state.at("reason").get<std::string>();
-    summary_.best_test_accuracy = state.at("best_test_accuracy").get<double>();
-    summary_.final_test_accuracy = state.at("final_test_accuracy").get<double>();
-    summary_.best_test_mae = state.at("best_test_mae").get<double>();
-    summary_.seconds = state.at("seconds").get<double>();
-    summary_.epochs_run = state.at("epoch").get<int>();
+    state.get_to(summary_);
+    summary_.epochs_run = state.at("epoch").get<int>();  // the saved epoch is the authority
     return summary_.epochs_run;
   }
 
@@ -479,8 +471,7 @@ class Trial {
 }  // namespace
 
 void set_threads(int threads) {
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  torch::set_num_threads(threads > 0 ? threads : cores);
+  torch::set_num_threads(mi::resolve_threads(threads));
 }
 
 TrialSummary run_trial(const TrialConfig& config, const EpochSink& on_epoch,

@@ -20,7 +20,7 @@ struct TrialRuntime {
   // trial resumes after the saved epoch and does not report the earlier epochs again; a saved
   // trial that had finished (or crashed) returns its summary at once.
   std::string checkpoint_path;
-  // Asked after every epoch (after its checkpoint); true ends the trial with status "stopped".
+  // Asked after every epoch (after its checkpoint); true ends the trial early (summary.stopped).
   std::function<bool()> should_stop;
 };
 

@@ -10,7 +10,4 @@ void add_query_commands(CLI::App& app);   // query
 void add_mi_commands(CLI::App& app);      // mi, mi-curve
 void add_report_commands(CLI::App& app);  // report
 
-// Sets LibTorch's intra-op threads: `threads` if > 0, else the machine's core count.
-void apply_thread_setting(int threads);
-
 }  // namespace automl::cli

@@ -26,7 +26,11 @@ struct QueryArgs {
 
 std::unique_ptr<storage::Storage> open_existing(const std::string& path) {
   if (!std::filesystem::exists(path)) throw InputError(path, "no such database");
-  return storage::open_sqlite(path);
+  return storage::open_sqlite(path, storage::Access::read_only);
+}
+
+std::string text(std::string_view name) {
+  return std::string(name);
 }
 
 std::int64_t experiment_id(storage::Storage& db, const std::string& name) {
@@ -40,7 +44,7 @@ storage::Table experiments_table(storage::Storage& db) {
   for (const auto& e : db.experiments()) {
     storage::TrialFilter filter;
     filter.experiment_id = e.id;
-    t.rows.push_back({std::to_string(e.id), e.name, e.status, e.created_at,
+    t.rows.push_back({std::to_string(e.id), e.name, text(name(e.status)), e.created_at,
                       std::to_string(db.trials(filter).size())});
   }
   return t;
@@ -49,14 +53,15 @@ storage::Table experiments_table(storage::Storage& db) {
 storage::Table trials_table(storage::Storage& db, const QueryArgs& a) {
   storage::TrialFilter filter;
   if (!a.experiment.empty()) filter.experiment_id = experiment_id(db, a.experiment);
-  if (!a.stage.empty()) filter.stage = a.stage;
-  if (!a.status.empty()) filter.status = a.status;
-  storage::Table t{{"id", "experiment", "stage", "label", "status", "seed", "device", "worker",
-                    "attempts", "seconds", "device_seconds", "reason"},
+  if (!a.stage.empty()) filter.stage = parse<Stage>(a.stage);  // checked by the option
+  if (!a.status.empty()) filter.status = parse<TrialStatus>(a.status);
+  storage::Table t{{"id", "experiment", "stage", "label", "status", "method", "seed", "device",
+                    "worker", "attempts", "seconds", "device_seconds", "reason"},
                    {}};
   for (const auto& r : db.trials(filter))
-    t.rows.push_back({std::to_string(r.id), std::to_string(r.experiment_id), r.stage, r.label,
-                      r.status, std::to_string(r.seed), r.device, r.worker,
+    t.rows.push_back({std::to_string(r.id), std::to_string(r.experiment_id), text(name(r.stage)),
+                      r.label, text(name(r.status)), text(name(r.method)),
+                      std::to_string(r.seed), r.device, r.worker,
                       std::to_string(r.attempts), fmt::format("{:.2f}", r.seconds),
                       fmt::format("{:.2f}", r.device_seconds), r.reason});
   return t;
@@ -89,7 +94,7 @@ std::string number(double value) {
 storage::Table stages_table(storage::Storage& db, const QueryArgs& a) {
   storage::Table t{{"stage", "status", "updated_at", "decision"}, {}};
   for (const auto& s : db.stages(required_experiment(db, a)))
-    t.rows.push_back({s.name, s.status, s.updated_at,
+    t.rows.push_back({text(name(s.stage)), text(name(s.status)), s.updated_at,
                       s.decision.size() > 120 ? s.decision.substr(0, 117) + "..." : s.decision});
   return t;
 }
@@ -99,7 +104,7 @@ storage::Table best_table(storage::Storage& db, const QueryArgs& a) {
   storage::Table t{
       {"method", "seeds", "lr", "mean_test_acc", "best_test_acc", "best_seed", "best_trial"}, {}};
   const auto results = db.results(required_experiment(db, a));
-  std::vector<std::string> methods;
+  std::vector<Method> methods;
   for (const auto& r : results)
     if (std::find(methods.begin(), methods.end(), r.method) == methods.end())
       methods.push_back(r.method);
@@ -115,7 +120,8 @@ storage::Table best_table(storage::Storage& db, const QueryArgs& a) {
       if (!best || r.final_test_accuracy > best->final_test_accuracy) best = &r;
     }
     rows.push_back({best->final_test_accuracy,
-                    {method, std::to_string(n), number(best->lr), fmt::format("{:.4f}", sum / n),
+                    {text(name(method)), std::to_string(n), number(best->lr),
+                     fmt::format("{:.4f}", sum / n),
                      fmt::format("{:.4f}", best->final_test_accuracy), std::to_string(best->seed),
                      std::to_string(best->trial_id)}});
   }
@@ -130,10 +136,10 @@ storage::Table results_table(storage::Storage& db, const QueryArgs& a) {
                     "final_test_mae", "status"},
                    {}};
   for (const auto& r : db.results(required_experiment(db, a)))
-    t.rows.push_back({r.method, std::to_string(r.seed), std::to_string(r.trial_id), number(r.lr),
-                      fmt::format("{:.4f}", r.final_test_accuracy),
+    t.rows.push_back({text(name(r.method)), std::to_string(r.seed), std::to_string(r.trial_id),
+                      number(r.lr), fmt::format("{:.4f}", r.final_test_accuracy),
                       fmt::format("{:.4f}", r.best_test_accuracy), number(r.final_test_mae),
-                      r.status});
+                      text(name(r.status))});
   return t;
 }
 
@@ -173,6 +179,9 @@ void add_query_commands(CLI::App& app) {
   auto a = std::make_shared<QueryArgs>();
   auto* query = app.add_subcommand("query", "Answer questions about a trial database");
   query->require_subcommand(1);
+  // `automl query trials --db x.db` as well as `automl query --db x.db trials`: the views'
+  // unknown options fall through to here (the views created below inherit it).
+  query->fallthrough();
   query->add_option("--db", a->database, "SQLite database to read")->capture_default_str();
   query->add_option("--format", a->format, "Output format")
       ->check(CLI::IsMember({"table", "csv", "json"}))
@@ -185,9 +194,10 @@ void add_query_commands(CLI::App& app) {
 
   auto* trials = query->add_subcommand("trials", "List trials");
   trials->add_option("--experiment", a->experiment, "Only this experiment (by name)");
-  trials->add_option("--stage", a->stage, "Only this stage (e.g. main, lrrt, mi_sgd)");
+  trials->add_option("--stage", a->stage, "Only this stage")
+      ->check(CLI::IsMember(all_names<Stage>()));
   trials->add_option("--status", a->status, "Only this status")
-      ->check(CLI::IsMember({"pending", "running", "done", "failed", "crashed"}));
+      ->check(CLI::IsMember(all_names<TrialStatus>()));
   trials->callback([a, print] { print(trials_table(*open_existing(a->database), *a)); });
 
   auto* epochs = query->add_subcommand("epochs", "Per-epoch records of one trial");

@@ -43,7 +43,7 @@ void write_file(const std::string& path, const std::string& text) {
 
 void run_report(const ReportArgs& a) {
   if (!std::filesystem::exists(a.database)) throw InputError(a.database, "no such database");
-  const auto db = storage::open_sqlite(a.database);
+  const auto db = storage::open_sqlite(a.database, storage::Access::read_only);
   report::ReportOptions options;
   if (!a.milestones.empty()) options.milestones = a.milestones;
   options.mi_curve_files = a.mi_curves;

@@ -6,13 +6,11 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
-#include <thread>
 
 #include "engine/cli/commands.h"
 #include "engine/engine.h"
 #include "engine/worker.h"
 #include "experiments/experiment.h"
-#include "trials/trial.h"
 
 namespace automl::cli {
 namespace {
@@ -41,10 +39,6 @@ void add_worker_command(CLI::App& app) {
 }
 
 }  // namespace
-
-void apply_thread_setting(int threads) {
-  trials::set_threads(threads);
-}
 
 void add_run_commands(CLI::App& app) {
   struct Args {
@@ -89,12 +83,15 @@ void add_run_commands(CLI::App& app) {
     options.heartbeat_timeout = args->heartbeat_timeout;
     options.heartbeat_seconds = std::max(0.2, args->heartbeat_timeout / 10);
     const auto report = engine::run_experiment(experiment, *storage, options, log);
+    const auto outcome = engine::outcome_of(report);
     std::cout << fmt::format(
         "experiment '{}' {}: {} trial(s) done, {} crashed, {} failed; {:.1f} device-s in all, "
         "{:.1f} s this run; recorded in {}\n",
-        experiment.name, report.complete ? "complete" : "stopped", report.trials_done,
-        report.trials_crashed, report.trials_failed, report.device_seconds, report.seconds,
-        experiment.database);
+        experiment.name, outcome.word, report.trials_done, report.trials_crashed,
+        report.trials_failed, report.device_seconds, report.seconds, experiment.database);
+    storage.reset();
+    std::cout.flush();
+    if (outcome.exit_code != 0) std::exit(outcome.exit_code);
   });
   add_worker_command(app);
 }
