@@ -37,8 +37,8 @@ struct Names;
 template <>
 struct Names<TrialStatus> {
   static constexpr std::string_view kind = "trial status";
-  static constexpr std::array<std::string_view, 5> text = {"pending", "running", "done",
-                                                           "crashed", "failed"};
+  static constexpr std::array<std::string_view, 5> text = {"pending", "running", "done", "crashed",
+                                                           "failed"};
 };
 template <>
 struct Names<StageStatus> {

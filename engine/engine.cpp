@@ -6,11 +6,11 @@
 #include <algorithm>
 #include <filesystem>
 #include <sstream>
-#include <thread>
 
 #include "common/error.h"
 #include "engine/process_runner.h"
 #include "engine/stages.h"
+#include "mi/threads.h"
 #include "trials/config_json.h"
 #include "trials/data.h"
 #include "trials/trial.h"
@@ -45,8 +45,8 @@ std::int64_t open_experiment(const experiments::ExperimentConfig& e, storage::St
   storage::TrialFilter filter;
   filter.experiment_id = found->id;
   const auto trials = storage.trials(filter);
-  const auto done = std::count_if(trials.begin(), trials.end(),
-                                  [](const auto& t) { return finished(t.status); });
+  const auto done =
+      std::count_if(trials.begin(), trials.end(), [](const auto& t) { return finished(t.status); });
   log(fmt::format("resuming experiment '{}': {} of {} planned job(s) finished", e.name, done,
                   trials.size()));
   return found->id;
@@ -56,10 +56,9 @@ std::string progress_text(const Progress& p, const experiments::ExperimentConfig
                           storage::Storage& storage) {
   std::string stages;
   for (const auto& s : p.stages)
-    stages += fmt::format(
-        "{}{} {}", stages.empty() ? "" : ", ", name(s.stage),
-        s.status == StageStatus::planned ? fmt::format("{}/{}", s.done, s.total)
-                                         : std::string(name(s.status)));
+    stages += fmt::format("{}{} {}", stages.empty() ? "" : ", ", name(s.stage),
+                          s.status == StageStatus::planned ? fmt::format("{}/{}", s.done, s.total)
+                                                           : std::string(name(s.status)));
   std::string budget = fmt::format("{:.0f} device-s spent", p.spent_device_seconds);
   if (e.budget.device_minutes > 0)
     budget += fmt::format(", {:.0f} left",
@@ -127,8 +126,7 @@ std::vector<Slot> machine_slots(const experiments::ExperimentConfig& e, int gpus
   // A trial on the CPU that asked for a GPU would silently be a different experiment.
   if (e.trial.device.rfind("cuda", 0) == 0 && (gpus == 0 || e.devices.kind == "cpu"))
     throw InputError(e.file, fmt::format("device: {} asked for, but {}", e.trial.device,
-                                         gpus == 0 ? "no GPU is visible"
-                                                   : "devices.kind is cpu"));
+                                         gpus == 0 ? "no GPU is visible" : "devices.kind is cpu"));
   return make_slots(e.devices.kind, gpus, e.devices.slots_per_gpu, e.devices.cpu_slots);
 }
 
@@ -185,9 +183,7 @@ RunReport run_experiment(const experiments::ExperimentConfig& e, storage::Storag
   runner_options.executable = options.worker_executable;
   runner_options.database = e.database;
   runner_options.checkpoint_dir = checkpoint_dir(e.database, e.name);
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  runner_options.threads =
-      e.threads > 0 ? e.threads : std::max(1, cores / static_cast<int>(slots.size()));
+  runner_options.threads = mi::resolve_threads(e.threads, static_cast<int>(slots.size()));
   runner_options.heartbeat_seconds = options.heartbeat_seconds;
   ProcessRunner runner(runner_options);
 

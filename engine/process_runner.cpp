@@ -1,8 +1,8 @@
 #include "engine/process_runner.h"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <fmt/format.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>

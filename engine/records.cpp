@@ -6,47 +6,43 @@
 
 namespace automl::engine {
 
-storage::EpochRow epoch_row(std::int64_t trial_id, const trials::EpochRecord& r) {
+namespace {
+
+// An epoch record and an epoch row hold the same measurements under the same names: one list,
+// both directions.
+template <typename From, typename To>
+void copy_measurements(const From& from, To& to) {
+  to.epoch = from.epoch;
+  to.lr = from.lr;
+  to.train_loss = from.train_loss;
+  to.train_accuracy = from.train_accuracy;
+  to.test_loss = from.test_loss;
+  to.test_accuracy = from.test_accuracy;
+  to.ity = from.ity;
+  to.seconds = from.seconds;
+  to.mi_seconds = from.mi_seconds;
+  to.bound = from.bound;
+  to.train_mae = from.train_mae;
+  to.test_mae = from.test_mae;
+  to.validation_accuracy = from.validation_accuracy;
+  to.validation_mae = from.validation_mae;
+  for (const auto& g : from.groups)
+    to.groups.push_back({g.name, g.lr, g.ity, g.d_p, g.d_p_raw, g.d_s, g.decision});
+}
+
+}  // namespace
+
+storage::EpochRow epoch_row(std::int64_t trial_id, const trials::EpochRecord& record) {
   storage::EpochRow row;
   row.trial_id = trial_id;
-  row.epoch = r.epoch;
-  row.lr = r.lr;
-  row.train_loss = r.train_loss;
-  row.train_accuracy = r.train_accuracy;
-  row.test_loss = r.test_loss;
-  row.test_accuracy = r.test_accuracy;
-  row.ity = r.ity;
-  row.seconds = r.seconds;
-  row.mi_seconds = r.mi_seconds;
-  row.bound = r.bound;
-  row.train_mae = r.train_mae;
-  row.test_mae = r.test_mae;
-  row.validation_accuracy = r.validation_accuracy;
-  row.validation_mae = r.validation_mae;
-  for (const auto& g : r.groups)
-    row.groups.push_back({g.name, g.lr, g.ity, g.d_p, g.d_p_raw, g.d_s, g.decision});
+  copy_measurements(record, row);
   return row;
 }
 
 trials::EpochRecord epoch_record(const storage::EpochRow& row) {
-  trials::EpochRecord r;
-  r.epoch = row.epoch;
-  r.lr = row.lr;
-  r.train_loss = row.train_loss;
-  r.train_accuracy = row.train_accuracy;
-  r.test_loss = row.test_loss;
-  r.test_accuracy = row.test_accuracy;
-  r.ity = row.ity;
-  r.seconds = row.seconds;
-  r.mi_seconds = row.mi_seconds;
-  r.bound = row.bound;
-  r.train_mae = row.train_mae;
-  r.test_mae = row.test_mae;
-  r.validation_accuracy = row.validation_accuracy;
-  r.validation_mae = row.validation_mae;
-  for (const auto& g : row.groups)
-    r.groups.push_back({g.name, g.lr, g.ity, g.d_p, g.d_p_raw, g.d_s, g.decision});
-  return r;
+  trials::EpochRecord record;
+  copy_measurements(row, record);
+  return record;
 }
 
 storage::TrialRow trial_row(std::int64_t experiment_id, const search::Job& job,

@@ -136,13 +136,14 @@ bool Scheduler::advance_stage(const StageSpec& spec) {
     const auto status = statuses.count(dependency) ? statuses.at(dependency) : StageStatus::waiting;
     if (status == StageStatus::failed || status == StageStatus::skipped) {
       const auto why = fmt::format("{} did not decide", name(dependency));
-      close_stage(spec, closing(experiment_id_, spec.stage, StageStatus::skipped, {{"reason", why}}),
-                  why);
+      close_stage(
+          spec, closing(experiment_id_, spec.stage, StageStatus::skipped, {{"reason", why}}), why);
       return true;
     }
     if (status != StageStatus::done) return false;
     for (const auto& row : rows)
-      if (row.stage == dependency) inputs.decisions[dependency] = nlohmann::json::parse(row.decision);
+      if (row.stage == dependency)
+        inputs.decisions[dependency] = nlohmann::json::parse(row.decision);
   }
 
   auto filter = of_experiment(experiment_id_);
@@ -150,7 +151,8 @@ bool Scheduler::advance_stage(const StageSpec& spec) {
   const auto own = storage_.trials(filter);
   for (const auto& trial : own)
     if (!finished(trial.status)) return false;  // the current round is still running
-  for (const auto& trial : own) inputs.results.push_back(job_result(trial, storage_.epochs(trial.id)));
+  for (const auto& trial : own)
+    inputs.results.push_back(job_result(trial, storage_.epochs(trial.id)));
   inputs.results_of = [this](Stage stage) { return finished_results(stage); };
 
   StageStep step;
@@ -159,7 +161,8 @@ bool Scheduler::advance_stage(const StageSpec& spec) {
   } catch (const storage::StorageError&) {
     throw;  // the database failed, not the stage: never recorded as the stage's decision
   } catch (const std::exception& e) {
-    close_stage(spec, closing(experiment_id_, spec.stage, StageStatus::failed, {{"error", e.what()}}),
+    close_stage(spec,
+                closing(experiment_id_, spec.stage, StageStatus::failed, {{"error", e.what()}}),
                 e.what());
     return true;
   }

@@ -108,8 +108,8 @@ struct StageProgress {
 struct StageEvent {
   Stage stage = Stage::plan;
   StageStatus status = StageStatus::planned;
-  std::size_t jobs = 0;    // planned: how many new jobs
-  std::string decision;    // done: the decision (JSON); failed/skipped: why
+  std::size_t jobs = 0;  // planned: how many new jobs
+  std::string decision;  // done: the decision (JSON); failed/skipped: why
 };
 
 // What the terminal shows; the engine prints it, tests inspect it.
@@ -125,8 +125,8 @@ struct RunReport {
   int trials_done = 0, trials_failed = 0, trials_crashed = 0;
   int trials_not_started = 0;  // pending when the budget ran out
   bool budget_spent = false;
-  int interrupted = 0;     // the signal that stopped it (its running trials went back to pending)
-  bool complete = false;   // every stage decided
+  int interrupted = 0;    // the signal that stopped it (its running trials went back to pending)
+  bool complete = false;  // every stage decided
   double device_seconds = 0;
   double seconds = 0;
 };

@@ -73,7 +73,8 @@ void count_plan(const ExperimentConfig& e, PlanChoice& p) {
   };
   if (e.budget.device_minutes > 0) add_jobs(Stage::calibrate, {calibration_job(e)});
   const auto lrrt = lrrt_for(e, p);
-  if (any_mi_method(e) && lrrt.mode != "off") add_jobs(Stage::lrrt, search::plan_lrrt(lrrt, e.trial));
+  if (any_mi_method(e) && lrrt.mode != "off")
+    add_jobs(Stage::lrrt, search::plan_lrrt(lrrt, e.trial));
   if (c1c2_runs(e, lrrt)) {
     const auto c1c2 = c1c2_for(e, p);
     for (const auto& round : search::c1c2_schedule(c1c2, c1c2.max_candidates))
@@ -175,8 +176,8 @@ StageSpec calibrate_stage(const ExperimentConfig& e, double device_share) {
               return step;
             }
             const double seconds = measured_seconds_per_epoch(in.results.front(), device_share);
-            return decided({{"seconds_per_epoch", seconds},
-                            {"status", name(in.results.front().status)}});
+            return decided(
+                {{"seconds_per_epoch", seconds}, {"status", name(in.results.front().status)}});
           }};
 }
 
@@ -309,12 +310,12 @@ std::vector<std::string> describe_plan(const ExperimentConfig& e, const PlanChoi
       note = fmt::format(" (up to {} candidates, successive halving)", p.c1c2_candidates);
     if (stage == Stage::baseline_search)
       note = fmt::format(" ({} LRs per optimizer)", p.baseline_candidates);
-    lines.push_back(fmt::format(
-        "{:<16} {:>4} jobs {:>6} epochs{}{}", name(stage), jobs, p.epochs.at(stage),
-        p.seconds_per_epoch > 0
-            ? fmt::format(" ~{:.0f} device-s", p.seconds_per_epoch * p.epochs.at(stage))
-            : "",
-        note));
+    lines.push_back(
+        fmt::format("{:<16} {:>4} jobs {:>6} epochs{}{}", name(stage), jobs, p.epochs.at(stage),
+                    p.seconds_per_epoch > 0
+                        ? fmt::format(" ~{:.0f} device-s", p.seconds_per_epoch * p.epochs.at(stage))
+                        : "",
+                    note));
   }
   std::string budget = "unlimited";
   if (e.budget.device_minutes > 0 || e.budget.epochs > 0)
@@ -344,7 +345,8 @@ nlohmann::json by_name(const std::map<Stage, std::int64_t>& counts) {
 
 std::map<Stage, std::int64_t> by_stage(const nlohmann::json& j) {
   std::map<Stage, std::int64_t> counts;
-  for (const auto& [stage, count] : j.items()) counts[parse<Stage>(stage)] = count.get<std::int64_t>();
+  for (const auto& [stage, count] : j.items())
+    counts[parse<Stage>(stage)] = count.get<std::int64_t>();
   return counts;
 }
 

@@ -21,7 +21,7 @@ struct PlanChoice {
   bool lrrt_quick = false;  // quick-mode LRRT (lrrt.mode auto and the full plan does not fit)
   int c1c2_candidates = 0;
   int baseline_candidates = 0;
-  double seconds_per_epoch = 0;                // device-seconds per epoch; 0 = not measured
+  double seconds_per_epoch = 0;          // device-seconds per epoch; 0 = not measured
   std::map<Stage, std::int64_t> epochs;  // per stage
   std::map<Stage, std::int64_t> jobs;    // per stage
   std::int64_t total_epochs = 0;

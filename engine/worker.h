@@ -19,10 +19,10 @@ struct WorkerOptions {
 
 // Exit codes of `automl worker`.
 enum WorkerExit : int {
-  kWorkerFinished = 0,  // the trial ended (done or crashed) and is recorded
-  kWorkerFailed = 1,    // the trial threw; recorded as failed with the reason
-  kWorkerLost = 2,      // the trial was taken away (requeued) while it ran
-  kWorkerNothing = 3,   // nothing to claim
+  kWorkerFinished = 0,      // the trial ended (done or crashed) and is recorded
+  kWorkerFailed = 1,        // the trial threw; recorded as failed with the reason
+  kWorkerLost = 2,          // the trial was taken away (requeued) while it ran
+  kWorkerNothing = 3,       // nothing to claim
   kWorkerStorageError = 4,  // the database failed (not the trial): the trial is left running
 };
 

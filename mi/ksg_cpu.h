@@ -31,6 +31,4 @@ void range_counts(const double* pts, std::int64_t n, std::int64_t d, const doubl
 void parallel_chunks(std::int64_t n, int threads, std::int64_t chunk,
                      const std::function<void(std::int64_t, std::int64_t)>& f);
 
-int resolve_threads(int threads);
-
 }  // namespace automl::mi::detail

@@ -179,11 +179,12 @@ std::string cost_chart(const ExperimentSummary& s) {
 }
 
 std::string experiment_section(const ExperimentSummary& s) {
-  std::string out = fmt::format("<h2>{} <span class=\"note\">({})</span></h2>\n",
-                                escape_xml(s.experiment.name),
-                                std::string(name(s.experiment.status)));
+  std::string out =
+      fmt::format("<h2>{} <span class=\"note\">({})</span></h2>\n", escape_xml(s.experiment.name),
+                  std::string(name(s.experiment.status)));
   if (!s.description.empty()) out += "<p>" + escape_xml(s.description) + "</p>\n";
   out += "<p class=\"note\">" + escape_xml(measure_note(s)) + ".</p>\n";
+  if (!s.warning.empty()) out += "<p class=\"warning\">" + escape_xml(s.warning) + "</p>\n";
   if (s.methods.empty())
     out += "<p>No final runs recorded yet.</p>\n";
   else

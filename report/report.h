@@ -52,14 +52,15 @@ struct MethodSummary {
 struct ExperimentSummary {
   storage::ExperimentRow experiment;
   std::string description;
+  std::string warning;  // what the report had to assume (empty when nothing)
   bool regression = false;
   std::vector<double> milestones;
   std::vector<MethodSummary> methods;  // in a fixed order: MI-SGD first, then the baselines
   std::vector<Run> runs;
-  std::map<Stage, double> stage_seconds;        // device-seconds per stage
-  double total_seconds = 0;                     // every trial of the experiment
-  std::vector<storage::LrrtRow> lrrt_table;     // table D; while the LRRT is undecided, rebuilt
-  bool lrrt_undecided = false;                  // from its finished trials' epochs
+  std::map<Stage, double> stage_seconds;     // device-seconds per stage
+  double total_seconds = 0;                  // every trial of the experiment
+  std::vector<storage::LrrtRow> lrrt_table;  // table D; while the LRRT is undecided, rebuilt
+  bool lrrt_undecided = false;               // from its finished trials' epochs
   std::vector<storage::LrrtBoundsRow> lrrt_bounds;
   std::string lrrt_attribute;  // the attribute the LRRT ranked by
 };

@@ -1,5 +1,5 @@
 // summarize(): the numbers of the report, from the database only.
-#include <nlohmann/json.hpp>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
@@ -17,13 +17,19 @@ bool is_final(Stage stage) {
 }
 
 // The stored experiment (YAML) read without checking its data paths: the report may run on a
-// machine without the data. Old or foreign configs fall back to the defaults.
-experiments::ExperimentConfig stored_config(const storage::ExperimentRow& row) {
+// machine without the data. A config this release no longer reads is reported with the
+// defaults, and the report says so (`warning`) rather than pass them off as the experiment's.
+experiments::ExperimentConfig stored_config(const storage::ExperimentRow& row,
+                                            std::string& warning) {
   experiments::LoadOptions options;
   options.check_data = false;
   try {
     return experiments::parse_experiment(row.config, row.name + " (stored config)", options);
-  } catch (const InputError&) {
+  } catch (const InputError& e) {
+    warning = fmt::format(
+        "the stored configuration does not load ({}): the report assumes the "
+        "default settings (classification, default milestones)",
+        e.what());
     experiments::ExperimentConfig fallback;
     fallback.name = row.name;
     return fallback;
@@ -188,13 +194,20 @@ std::pair<double, double> mean_sd(const std::vector<double>& values) {
 
 std::string method_title(Method method) {
   switch (method) {
-    case Method::sgd: return "SGD";
-    case Method::mi_sgd: return "MI-SGD";
-    case Method::mi_sgd_layerwise: return "MI-SGD layer-wise";
-    case Method::adam: return "Adam";
-    case Method::rmsprop: return "RMSprop";
-    case Method::lars: return "LARS";
-    case Method::step: return "step-decay SGD";
+    case Method::sgd:
+      return "SGD";
+    case Method::mi_sgd:
+      return "MI-SGD";
+    case Method::mi_sgd_layerwise:
+      return "MI-SGD layer-wise";
+    case Method::adam:
+      return "Adam";
+    case Method::rmsprop:
+      return "RMSprop";
+    case Method::lars:
+      return "LARS";
+    case Method::step:
+      return "step-decay SGD";
   }
   return std::string(name(method));
 }
@@ -203,7 +216,7 @@ ExperimentSummary summarize(storage::Storage& storage, const storage::Experiment
                             const ReportOptions& options) {
   ExperimentSummary s;
   s.experiment = experiment;
-  const auto config = stored_config(experiment);
+  const auto config = stored_config(experiment, s.warning);
   s.description = config.description;
   s.regression = config.trial.data.is_regression();
   s.milestones = options.milestones ? *options.milestones : config.report.milestones;

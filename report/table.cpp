@@ -80,6 +80,7 @@ void print_table(const ExperimentSummary& s, std::ostream& out) {
   out << fmt::format("experiment {} ({})", s.experiment.name, name(s.experiment.status));
   if (!s.description.empty()) out << ": " << s.description;
   out << "\n" << measure_note(s) << "\n";
+  if (!s.warning.empty()) out << "warning: " << s.warning << "\n";
   if (s.methods.empty()) {
     out << "no final runs recorded yet\n";
   } else {

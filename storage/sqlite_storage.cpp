@@ -324,16 +324,15 @@ class SqliteStorage final : public Storage {
   std::int64_t add_trial(const TrialRow& t) override { return add_trials({t}).front(); }
 
   std::vector<std::int64_t> add_trials(const std::vector<TrialRow>& trials) override {
-    const auto insert =
-        insert_sql("INSERT OR IGNORE", "trials",
-                   {"experiment_id", "stage", "label", "status", "method", "seed", "lr", "repeat",
-                    "config", "estimated_seconds"});
+    const auto insert = insert_sql("INSERT OR IGNORE", "trials",
+                                   {"experiment_id", "stage", "label", "status", "method", "seed",
+                                    "lr", "repeat", "config", "estimated_seconds"});
     return guarded([&] {
       WriteTransaction transaction(*db_);
       std::vector<std::int64_t> ids;
       for (const auto& t : trials) {
-        run(insert, t.experiment_id, t.stage, t.label, TrialStatus::pending, t.method, t.seed,
-            t.lr, t.repeat, t.config, t.estimated_seconds);
+        run(insert, t.experiment_id, t.stage, t.label, TrialStatus::pending, t.method, t.seed, t.lr,
+            t.repeat, t.config, t.estimated_seconds);
         SQLite::Statement find(*db_, "SELECT id FROM trials WHERE experiment_id = ? AND label = ?");
         bind_all(find, t.experiment_id, t.label);
         find.executeStep();
@@ -351,8 +350,8 @@ class SqliteStorage final : public Storage {
           TrialStatus::running, device, unix_now(), id);
   }
 
-  void finish_trial(std::int64_t id, TrialStatus status, const std::string& reason,
-                    double seconds, const std::string& summary) override {
+  void finish_trial(std::int64_t id, TrialStatus status, const std::string& reason, double seconds,
+                    const std::string& summary) override {
     write(fmt::format("UPDATE trials SET status = ?, reason = ?, seconds = ?, summary = ?, "
                       "finished_at = {} WHERE id = ?",
                       kNow),
@@ -429,23 +428,24 @@ class SqliteStorage final : public Storage {
   }
 
   void release_trial(std::int64_t id, const std::string& reason, int max_attempts) override {
-    write("UPDATE trials SET status = CASE WHEN attempts >= ? THEN ? ELSE ? END, reason = ? "
-          "WHERE id = ? AND status = ?",
-          max_attempts, TrialStatus::failed, TrialStatus::pending, reason, id,
-          TrialStatus::running);
+    write(
+        "UPDATE trials SET status = CASE WHEN attempts >= ? THEN ? ELSE ? END, reason = ? "
+        "WHERE id = ? AND status = ?",
+        max_attempts, TrialStatus::failed, TrialStatus::pending, reason, id, TrialStatus::running);
   }
 
   void count_failed_start(std::int64_t id, const std::string& reason, int max_attempts) override {
-    write("UPDATE trials SET attempts = attempts + 1, status = CASE WHEN attempts + 1 >= ? THEN ? "
-          "ELSE ? END, reason = ? WHERE id = ? AND status = ?",
-          max_attempts, TrialStatus::failed, TrialStatus::pending, reason, id,
-          TrialStatus::pending);
+    write(
+        "UPDATE trials SET attempts = attempts + 1, status = CASE WHEN attempts + 1 >= ? THEN ? "
+        "ELSE ? END, reason = ? WHERE id = ? AND status = ?",
+        max_attempts, TrialStatus::failed, TrialStatus::pending, reason, id, TrialStatus::pending);
   }
 
   void return_trial(std::int64_t id, const std::string& reason) override {
-    write("UPDATE trials SET status = ?, attempts = MAX(attempts - 1, 0), reason = ? WHERE id = ? "
-          "AND status = ?",
-          TrialStatus::pending, reason, id, TrialStatus::running);
+    write(
+        "UPDATE trials SET status = ?, attempts = MAX(attempts - 1, 0), reason = ? WHERE id = ? "
+        "AND status = ?",
+        TrialStatus::pending, reason, id, TrialStatus::running);
   }
 
   void add_device_seconds(std::int64_t id, double device_seconds) override {
@@ -459,14 +459,14 @@ class SqliteStorage final : public Storage {
   }
 
   void add_epoch(const EpochRow& e) override {
-    const auto epoch = insert_sql(
-        "INSERT", "epochs",
-        {"trial_id", "epoch", "lr", "train_loss", "train_accuracy", "test_loss", "test_accuracy",
-         "ity", "seconds", "mi_seconds", "bound", "train_mae", "test_mae", "validation_accuracy",
-         "validation_mae"});
-    const auto group = insert_sql(
-        "INSERT", "epoch_groups",
-        {"trial_id", "epoch", "name", "lr", "ity", "d_p", "d_p_raw", "d_s", "decision"});
+    const auto epoch =
+        insert_sql("INSERT", "epochs",
+                   {"trial_id", "epoch", "lr", "train_loss", "train_accuracy", "test_loss",
+                    "test_accuracy", "ity", "seconds", "mi_seconds", "bound", "train_mae",
+                    "test_mae", "validation_accuracy", "validation_mae"});
+    const auto group =
+        insert_sql("INSERT", "epoch_groups",
+                   {"trial_id", "epoch", "name", "lr", "ity", "d_p", "d_p_raw", "d_s", "decision"});
     guarded([&] {
       WriteTransaction transaction(*db_);
       run(epoch, e.trial_id, e.epoch, e.lr, e.train_loss, e.train_accuracy, e.test_loss,
@@ -578,10 +578,9 @@ class SqliteStorage final : public Storage {
         "SELECT round, c1, c2, lr_min, lr_max, lr_top, eps, epochs, score, kept FROM "
         "c1c2_candidates WHERE experiment_id = ? ORDER BY round, score DESC",
         experiment_id, [](const RowReader& r) {
-          return C1C2Row{r.int32("round"),  r.real("c1"),     r.real("c2"),
-                         r.real("lr_min"),  r.real("lr_max"), r.real("lr_top"),
-                         r.real("eps"),     r.int32("epochs"), r.real("score"),
-                         r.flag("kept")};
+          return C1C2Row{r.int32("round"), r.real("c1"),     r.real("c2"),  r.real("lr_min"),
+                         r.real("lr_max"), r.real("lr_top"), r.real("eps"), r.int32("epochs"),
+                         r.real("score"),  r.flag("kept")};
         });
   }
 
@@ -608,7 +607,7 @@ class SqliteStorage final : public Storage {
     auto reader = open(path_, Access::read_only);
     sqlite3_set_authorizer(reader->getHandle(), allow_reads_only, nullptr);
     try {
-      SQLite::Statement select(*reader, only_statement(sql));
+      SQLite::Statement select(*reader, only_statement(*reader, sql));
       Table table;
       for (int c = 0; c < select.getColumnCount(); ++c)
         table.columns.emplace_back(select.getColumnName(c));
@@ -622,8 +621,8 @@ class SqliteStorage final : public Storage {
       }
       return table;
     } catch (const SQLite::Exception& e) {
-      throw InputError("query sql", fmt::format("{} (only one read-only SELECT is accepted)",
-                                                e.what()));
+      throw InputError("query sql",
+                       fmt::format("{} (only one read-only SELECT is accepted)", e.what()));
     }
   }
 
@@ -641,15 +640,19 @@ class SqliteStorage final : public Storage {
   }
 
   // The text of a single statement; a second one after it is refused, not silently dropped.
-  static std::string only_statement(const std::string& sql) {
+  // Compiled on the reader's own connection (its tables, its authorizer): a statement that does
+  // not compile or is not allowed fails here with SQLite's message.
+  static std::string only_statement(SQLite::Database& reader, const std::string& sql) {
     const char* tail = nullptr;
-    sqlite3* scratch = nullptr;
-    sqlite3_open(":memory:", &scratch);
     sqlite3_stmt* statement = nullptr;
-    sqlite3_prepare_v2(scratch, sql.c_str(), -1, &statement, &tail);
+    const int prepared =
+        sqlite3_prepare_v2(reader.getHandle(), sql.c_str(), -1, &statement, &tail);
+    const std::string rest_of_text = prepared == SQLITE_OK && tail ? tail : "";
     sqlite3_finalize(statement);
-    sqlite3_close(scratch);
-    std::string rest = tail ? tail : "";
+    if (prepared != SQLITE_OK)
+      throw InputError("query sql", fmt::format("{} (only one read-only SELECT is accepted)",
+                                                sqlite3_errmsg(reader.getHandle())));
+    auto rest = rest_of_text;
     rest.erase(0, rest.find_first_not_of(" \t\r\n;"));
     if (!rest.empty())
       throw InputError("query sql", fmt::format("more than one statement ('{}' follows the "
@@ -691,17 +694,19 @@ class SqliteStorage final : public Storage {
       verdict = e.what();  // "file is not a database", "database disk image is malformed"
     }
     if (verdict != "ok")
-      throw StorageError(fmt::format("database {} is corrupt (SQLite quick_check: {}); restore it "
-                                     "from a copy, or run the experiment into a new database",
-                                     path_, verdict));
+      throw StorageError(
+          fmt::format("database {} is corrupt (SQLite quick_check: {}); restore it "
+                      "from a copy, or run the experiment into a new database",
+                      path_, verdict));
   }
 
   int schema_version(SQLite::Database& db) {
     const int version = db.execAndGet("PRAGMA user_version").getInt();
     if (version > kSchemaVersion)
-      throw StorageError(fmt::format("database {}: schema version {} is newer than this automl "
-                                     "({}): upgrade automl",
-                                     path_, version, kSchemaVersion));
+      throw StorageError(
+          fmt::format("database {}: schema version {} is newer than this automl "
+                      "({}): upgrade automl",
+                      path_, version, kSchemaVersion));
     return version;
   }
 
@@ -728,10 +733,9 @@ class SqliteStorage final : public Storage {
         "INSERT OR REPLACE", "lrrt_table",
         {"experiment_id", "trial", "lr", "crashed", "min_ds", "initial_loss", "final_loss",
          "initial_ity", "final_ity", "initial_accuracy", "final_accuracy"});
-    static const auto bounds =
-        insert_sql("INSERT OR REPLACE", "lrrt_bounds",
-                   {"experiment_id", "scope", "attribute", "lr_min", "lr_max", "lr_top", "eps",
-                    "warning"});
+    static const auto bounds = insert_sql(
+        "INSERT OR REPLACE", "lrrt_bounds",
+        {"experiment_id", "scope", "attribute", "lr_min", "lr_max", "lr_top", "eps", "warning"});
     static const auto c1c2 = insert_sql("INSERT OR REPLACE", "c1c2_candidates",
                                         {"experiment_id", "round", "c1", "c2", "lr_min", "lr_max",
                                          "lr_top", "eps", "epochs", "score", "kept"});
@@ -742,14 +746,14 @@ class SqliteStorage final : public Storage {
       run(bounds, d.experiment_id, b.scope, b.attribute, b.lr_min, b.lr_max, b.lr_top, b.eps,
           b.warning);
     for (const auto& c : d.c1c2)
-      run(c1c2, d.experiment_id, c.round, c.c1, c.c2, c.lr_min, c.lr_max, c.lr_top, c.eps,
-          c.epochs, c.score, c.kept);
+      run(c1c2, d.experiment_id, c.round, c.c1, c.c2, c.lr_min, c.lr_max, c.lr_top, c.eps, c.epochs,
+          c.score, c.kept);
     for (const auto& r : d.results)
       run("INSERT OR REPLACE INTO results (experiment_id, method, seed, trial_id, lr, "
           "final_test_accuracy, best_test_accuracy, final_test_mae, status) VALUES (?, ?, ?, "
           "(SELECT id FROM trials WHERE experiment_id = ? AND label = ?), ?, ?, ?, ?, ?)",
-          d.experiment_id, r.method, r.seed, d.experiment_id, r.label, r.lr,
-          r.final_test_accuracy, r.best_test_accuracy, r.final_test_mae, r.status);
+          d.experiment_id, r.method, r.seed, d.experiment_id, r.label, r.lr, r.final_test_accuracy,
+          r.best_test_accuracy, r.final_test_mae, r.status);
   }
 
   // One statement inside the caller's transaction.
@@ -797,9 +801,9 @@ class SqliteStorage final : public Storage {
 
   std::vector<ExperimentRow> select_experiments(const std::string& where, const std::string& name) {
     return guarded([&] {
-      SQLite::Statement select(*db_,
-                               "SELECT id, name, config, status, created_at FROM experiments " +
-                                   where + " ORDER BY id");
+      SQLite::Statement select(
+          *db_,
+          "SELECT id, name, config, status, created_at FROM experiments " + where + " ORDER BY id");
       if (!where.empty()) select.bind(1, name);
       return read_all<ExperimentRow>(select, [](const RowReader& r) {
         return ExperimentRow{r.integer("id"), r.text("name"), r.text("config"),

@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <string>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "common/vocabulary.h"
@@ -151,7 +151,7 @@ struct TrialFilter {
   std::optional<TrialStatus> status;
 };
 
-// A read-only query's result, for `automl query --sql`.
+// A read-only query's result, for `automl query sql`.
 struct Table {
   std::vector<std::string> columns;
   std::vector<std::vector<std::string>> rows;
@@ -172,9 +172,8 @@ class Storage {
   // stage's jobs appear together); returns the ids of all of them, existing ones included.
   virtual std::vector<std::int64_t> add_trials(const std::vector<TrialRow>& trials) = 0;
   virtual void start_trial(std::int64_t trial_id, const std::string& device) = 0;
-  virtual void finish_trial(std::int64_t trial_id, TrialStatus status,
-                            const std::string& reason, double seconds,
-                            const std::string& summary) = 0;
+  virtual void finish_trial(std::int64_t trial_id, TrialStatus status, const std::string& reason,
+                            double seconds, const std::string& summary) = 0;
   virtual std::vector<TrialRow> trials(const TrialFilter& filter) = 0;
   virtual std::optional<TrialRow> trial(std::int64_t trial_id) = 0;
 

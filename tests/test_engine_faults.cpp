@@ -44,8 +44,8 @@ struct Fixture {
   std::int64_t experiment = db->create_experiment("e", "name: e\n");
 
   RunReport run(FakeRunner& runner, int jobs) {
-    Scheduler scheduler(*db, experiment, {one_round(jobs)}, make_slots("cpu", 0, 1, 1), runner,
-                        {}, [](const std::string&) {});
+    Scheduler scheduler(*db, experiment, {one_round(jobs)}, make_slots("cpu", 0, 1, 1), runner, {},
+                        [](const std::string&) {});
     return scheduler.run();
   }
 };
@@ -61,8 +61,9 @@ FakeOutcome ends(FakeEnd end) {
 
 }  // namespace
 
-TEST_CASE("A worker that dies before it claims its trial costs an attempt; the trial runs again",
-          "[engine][faults]") {
+TEST_CASE(
+    "A worker that dies before it claims its trial costs an attempt, and the trial runs again",
+    "[engine][faults]") {
   Fixture f;
   int starts = 0;
   FakeRunner runner(*f.db, [&](const storage::TrialRow&, const trials::TrialConfig&) {
@@ -111,7 +112,7 @@ TEST_CASE("The exit status says how the run ended", "[engine][faults]") {
   CHECK(outcome_of(r).exit_code == 143);
 }
 
-TEST_CASE("An interrupted attempt is given back; a claimed one is kept", "[engine][faults]") {
+TEST_CASE("An interrupted attempt is given back, a claimed one is kept", "[engine][faults]") {
   Fixture f;
   storage::TrialRow t;
   t.experiment_id = f.experiment;

@@ -120,7 +120,7 @@ TEST_CASE("Independent jobs run in parallel over all slots", "[engine]") {
   CHECK(f.db->device_seconds(f.experiment) == Approx(20));
 }
 
-TEST_CASE("Stages run in dependency order; independent stages overlap", "[engine]") {
+TEST_CASE("Stages run in dependency order, and independent stages overlap", "[engine]") {
   Fixture f;
   FakeRunner runner(*f.db, [](const storage::TrialRow& t, const auto&) {
     return outcome(t.stage == Stage::baseline_search ? 3 : 5);
@@ -266,7 +266,7 @@ TEST_CASE("No job starts once the budget is spent, and the run says so", "[engin
   }
 }
 
-TEST_CASE("A stage whose plan throws fails; the stages after it are skipped", "[engine]") {
+TEST_CASE("A stage whose plan throws fails, and the stages after it are skipped", "[engine]") {
   Fixture f;
   FakeRunner runner(*f.db, [](const auto&, const auto&) { return outcome(1); });
   auto broken = rounds_stage(Stage::lrrt, {}, 1, 1);

@@ -168,7 +168,7 @@ TEST_CASE("C1/C2 search resumes from partial results and drops crashed candidate
   CHECK(jobs[0].config.epochs == 4);
 }
 
-TEST_CASE("Validation score: accuracy, or -MAE for regression; -inf when not done",
+TEST_CASE("Validation score: accuracy, or -MAE for regression, -inf when not done",
           "[search][c1c2]") {
   const auto result = automl::test::validated("x", 3, 0.8, 1.5);
   CHECK(automl::search::validation_score(result, false) == Approx(0.8));

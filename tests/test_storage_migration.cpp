@@ -1,8 +1,8 @@
 // A database written by the previous release (schema version 2: tests/data/default-v2.db, the
 // default experiment run without its budget by that release) opens, migrates, and reports the
 // same numbers that release reported (tests/data/default-v2.report.txt, its `automl report`).
-#include <catch2/catch.hpp>
 #include <sqlite3.h>
+#include <catch2/catch.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -59,8 +59,8 @@ TEST_CASE("A version 2 database migrates and reports what the previous release r
   test::TempDir dir;
   const auto path = dir.file("old.db");
   std::filesystem::copy_file(kFixture, path);
-  const auto expected = read_file(std::string(AUTOML_SOURCE_DIR) +
-                                  "/tests/data/default-v2.report.txt");
+  const auto expected =
+      read_file(std::string(AUTOML_SOURCE_DIR) + "/tests/data/default-v2.report.txt");
   REQUIRE(user_version(path) == 2);
 
   SECTION("read-only: migrated in memory, the file untouched") {

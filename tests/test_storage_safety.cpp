@@ -1,9 +1,9 @@
 // The database protects what it holds: readers never write, corruption is refused by name, and
 // every error names the file.
-#include <catch2/catch.hpp>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <catch2/catch.hpp>
 
 #include <csignal>
 #include <filesystem>
@@ -63,6 +63,9 @@ TEST_CASE("query runs one read-only statement and nothing else", "[storage][safe
   CHECK_THROWS_AS(db->query("DELETE FROM epochs"), InputError);
   CHECK_THROWS_AS(db->query("PRAGMA journal_mode=DELETE"), InputError);
   CHECK_THROWS_WITH(db->query("SELECT 1; DELETE FROM epochs"), Contains("more than one statement"));
+  CHECK_THROWS_WITH(db->query("SELECT COUNT(*) FROM epochs; DROP TABLE epochs"),
+                    Contains("more than one statement"));
+  CHECK_THROWS_WITH(db->query("SELEC 1"), Contains("syntax"));
   CHECK(db->query("SELECT COUNT(*) FROM epochs;  ").rows.at(0).at(0) == "3");  // a trailing ;
   CHECK(db->query("SELECT COUNT(*) FROM epochs").rows.at(0).at(0) == "3");
 }

@@ -66,7 +66,7 @@ TEST_CASE("VGG-16 (CIFAR) has 15.0M parameters", "[trials][models]") {
   check_layers(*net, torch::rand({2, 3, 32, 32}));
 }
 
-TEST_CASE("WRN-28-10 has 36.5M parameters; depth and width are options", "[trials][models]") {
+TEST_CASE("WRN-28-10 has 36.5M parameters, depth and width are options", "[trials][models]") {
   auto net = make_network(model("wrn"), kCifar, 100);
   // Zagoruyko & Komodakis 2016, Table: WRN-28-10 36.5M.
   CHECK(std::abs(parameter_count(*net) / 36.5e6 - 1) < 0.01);

@@ -241,7 +241,9 @@ class Trial {
     else if (probe_)
       report_initial_mi();
     const double earlier_seconds = summary_.seconds;
-    for (int epoch = first_epoch; epoch <= config_.epochs && summary_.status == TrialStatus::done; ++epoch) {
+    for (int epoch = first_epoch;
+         epoch <= config_.epochs && summary_.status == TrialStatus::done && !summary_.stopped;
+         ++epoch) {
       run_epoch(epoch);
       summary_.seconds = earlier_seconds + seconds_since(start);
       if (!runtime_.checkpoint_path.empty()) save_checkpoint(epoch);

@@ -60,10 +60,10 @@ storage::Table trials_table(storage::Storage& db, const QueryArgs& a) {
                    {}};
   for (const auto& r : db.trials(filter))
     t.rows.push_back({std::to_string(r.id), std::to_string(r.experiment_id), text(name(r.stage)),
-                      r.label, text(name(r.status)), text(name(r.method)),
-                      std::to_string(r.seed), r.device, r.worker,
-                      std::to_string(r.attempts), fmt::format("{:.2f}", r.seconds),
-                      fmt::format("{:.2f}", r.device_seconds), r.reason});
+                      r.label, text(name(r.status)), text(name(r.method)), std::to_string(r.seed),
+                      r.device, r.worker, std::to_string(r.attempts),
+                      fmt::format("{:.2f}", r.seconds), fmt::format("{:.2f}", r.device_seconds),
+                      r.reason});
   return t;
 }
 
@@ -119,11 +119,11 @@ storage::Table best_table(storage::Storage& db, const QueryArgs& a) {
       ++n;
       if (!best || r.final_test_accuracy > best->final_test_accuracy) best = &r;
     }
-    rows.push_back({best->final_test_accuracy,
-                    {text(name(method)), std::to_string(n), number(best->lr),
-                     fmt::format("{:.4f}", sum / n),
-                     fmt::format("{:.4f}", best->final_test_accuracy), std::to_string(best->seed),
-                     std::to_string(best->trial_id)}});
+    rows.push_back(
+        {best->final_test_accuracy,
+         {text(name(method)), std::to_string(n), number(best->lr), fmt::format("{:.4f}", sum / n),
+          fmt::format("{:.4f}", best->final_test_accuracy), std::to_string(best->seed),
+          std::to_string(best->trial_id)}});
   }
   std::sort(rows.begin(), rows.end(),
             [](const auto& x, const auto& y) { return x.first > y.first; });
