@@ -4,6 +4,7 @@
 // database's columns, the CLI, YAML), through name() and parse<E>().
 #include <array>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -68,6 +69,12 @@ struct Names<Method> {
 template <typename E>
 constexpr std::string_view name(E value) {
   return Names<E>::text.at(static_cast<std::size_t>(value));
+}
+
+// Streams print the name (test failures, logs).
+template <typename E, typename = decltype(Names<E>::text)>
+std::ostream& operator<<(std::ostream& out, E value) {
+  return out << name(value);
 }
 
 // Every value of E, in declaration order.

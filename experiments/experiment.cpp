@@ -11,6 +11,7 @@
 
 #include "common/error.h"
 #include "experiments/yaml_fields.h"
+#include "search/baselines.h"
 #include "search/lr_grid.h"
 #include "trials/idx.h"
 
@@ -348,9 +349,19 @@ void read_c1c2(Fields f, search::C1C2Config& c) {
   f.reject_unknown();
 }
 
+std::vector<std::string> baseline_names() {
+  std::vector<std::string> names;
+  for (const auto method : search::baseline_methods()) names.emplace_back(name(method));
+  return names;
+}
+
 void read_baselines(Fields f, search::BaselineConfig& b) {
-  f.optional("optimizers", b.optimizers);
-  check_each_choice(f, "optimizers", b.optimizers, {"adam", "rmsprop", "lars", "step"});
+  std::vector<std::string> optimizers;
+  for (const auto method : b.optimizers) optimizers.emplace_back(name(method));
+  f.optional("optimizers", optimizers);
+  check_each_choice(f, "optimizers", optimizers, baseline_names());
+  b.optimizers.clear();
+  for (const auto& optimizer : optimizers) b.optimizers.push_back(parse<Method>(optimizer));
   f.optional("candidates", b.candidates);
   check_range(f, "candidates", b.candidates, 1, kMaxLrCandidates);
   f.optional("search_epochs", b.search_epochs);

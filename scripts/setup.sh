@@ -10,6 +10,8 @@ packages=(
   libyaml-cpp-dev libfmt-dev catch2 libboost-dev zlib1g-dev
   libcli11-dev nlohmann-json3-dev libbenchmark-dev
   dataset-fashion-mnist
+  python3-torch python3-torchvision python3-pil  # tests' files written by Python; benchmark anchors
+  libturbojpeg0-dev libpng-dev                   # image folders (JPEG, PNG)
   clang-format ccache
   chromium  # the HTML report's screenshot test (tests/test_report_html.cpp)
 )

@@ -14,25 +14,27 @@
 namespace automl::search {
 namespace {
 
-const std::vector<std::string> kBaselineOptimizers = {"adam", "rmsprop", "lars", "step"};
-
 int search_epochs(const BaselineConfig& config, const trials::TrialConfig& base) {
   return config.search_epochs > 0 ? config.search_epochs : base.epochs;
 }
 
 }  // namespace
 
+const std::vector<Method>& baseline_methods() {
+  static const std::vector<Method> methods = {Method::adam, Method::rmsprop, Method::lars,
+                                              Method::step};
+  return methods;
+}
+
 void validate_baseline_config(const BaselineConfig& c) {
-  for (const auto& name : c.optimizers)
-    if (std::find(kBaselineOptimizers.begin(), kBaselineOptimizers.end(), name) ==
-        kBaselineOptimizers.end())
-      throw InputError("baselines.optimizers",
-                       fmt::format("'{}' (expected adam, rmsprop, lars or step)", name));
   // Preconditions of the search, not rules for user input: experiments/ checks what a file
   // says (with its line, within documented limits), so a config failing here is a bug.
   const auto require = [](bool ok, const char* what) {
     if (!ok) throw std::invalid_argument(fmt::format("baseline config: {}", what));
   };
+  for (const auto method : c.optimizers)
+    require(std::count(baseline_methods().begin(), baseline_methods().end(), method) == 1,
+            "baselines.optimizers must be baseline methods");
   require(c.candidates >= 1, "baselines.candidates must be >= 1");
   require(c.search_epochs >= 0, "baselines.search_epochs must be >= 0");
   require(c.step_gamma > 0 && c.step_gamma <= 1, "baselines.step_gamma must be in (0, 1]");
@@ -41,18 +43,24 @@ void validate_baseline_config(const BaselineConfig& c) {
           "baselines.validation_fraction must be in (0, 1)");
 }
 
-LrSpan baseline_lr_span(const std::string& optimizer) {
+LrSpan baseline_lr_span(Method optimizer) {
   // Adam and RMSprop: four decades around their usual 1e-3. LARS: the global LR is scaled per
   // layer by trust_coefficient * ||w|| / ||g|| (0.001 by default), so useful global LRs are
   // 10^3 larger than plain SGD's. Step-decay SGD with momentum 0.9: around the usual 0.1.
-  if (optimizer == "adam" || optimizer == "rmsprop") return {1e-5, 1e-1};
-  if (optimizer == "lars") return {1e-2, 1e2};
-  if (optimizer == "step") return {1e-3, 1.0};
-  throw InputError("baselines.optimizers",
-                   fmt::format("'{}' (expected adam, rmsprop, lars or step)", optimizer));
+  switch (optimizer) {
+    case Method::adam:
+    case Method::rmsprop:
+      return {1e-5, 1e-1};
+    case Method::lars:
+      return {1e-2, 1e2};
+    case Method::step:
+      return {1e-3, 1.0};
+    default:
+      throw std::invalid_argument(fmt::format("{} is not a baseline method", name(optimizer)));
+  }
 }
 
-std::vector<double> baseline_candidate_lrs(const std::string& optimizer, int count) {
+std::vector<double> baseline_candidate_lrs(Method optimizer, int count) {
   const LrSpan span = baseline_lr_span(optimizer);
   std::vector<double> lrs;
   for (double lr : log_spaced_lrs(span.low, span.high, count))
@@ -61,36 +69,36 @@ std::vector<double> baseline_candidate_lrs(const std::string& optimizer, int cou
 }
 
 trials::TrialConfig baseline_trial(const BaselineConfig& config, const trials::TrialConfig& base,
-                                   const std::string& optimizer, double lr) {
+                                   Method optimizer, double lr) {
   trials::TrialConfig trial = base;
   trial.policy = trials::PolicyConfig{};
   trial.optimizer.lr = lr;
-  if (optimizer == "adam" || optimizer == "rmsprop") {
-    trial.optimizer.name = optimizer;
+  if (optimizer == Method::adam || optimizer == Method::rmsprop) {
+    trial.optimizer.name = std::string(name(optimizer));
     trial.policy.name = "constant";
-  } else if (optimizer == "lars") {
+  } else if (optimizer == Method::lars) {
     trial.optimizer.name = "lars";
     trial.optimizer.momentum = 0.9;
     trial.policy.name = "poly";
     trial.policy.power = 2.0;
-  } else if (optimizer == "step") {
+  } else if (optimizer == Method::step) {
     trial.optimizer.name = "sgd";
     trial.optimizer.momentum = 0.9;
     trial.policy.name = "step";
     trial.policy.gamma = config.step_gamma;
     trial.policy.step_size = config.step_size;
   } else {
-    baseline_lr_span(optimizer);  // throws the InputError for an unknown name
+    baseline_lr_span(optimizer);  // throws: not a baseline method
   }
   return trial;
 }
 
-std::string baseline_search_label(const std::string& optimizer, double lr) {
-  return fmt::format("baseline_search/{}/lr={:g}", optimizer, lr);
+std::string baseline_search_label(Method optimizer, double lr) {
+  return fmt::format("baseline_search/{}/lr={:g}", name(optimizer), lr);
 }
 
-std::string baseline_label(const std::string& optimizer, std::uint64_t seed) {
-  return fmt::format("baseline/{}/seed={}", optimizer, seed);
+std::string baseline_label(Method optimizer, std::uint64_t seed) {
+  return fmt::format("baseline/{}/seed={}", name(optimizer), seed);
 }
 
 std::vector<Job> plan_baseline_search(const BaselineConfig& config,
@@ -100,7 +108,7 @@ std::vector<Job> plan_baseline_search(const BaselineConfig& config,
   for (const auto& optimizer : config.optimizers) {
     for (double lr : baseline_candidate_lrs(optimizer, config.candidates)) {
       Job job{Stage::baseline_search, baseline_search_label(optimizer, lr),
-              baseline_trial(config, base, optimizer, lr), parse<Method>(optimizer)};
+              baseline_trial(config, base, optimizer, lr), optimizer};
       job.config.epochs = search_epochs(config, base);
       job.config.data.validation_fraction = config.validation_fraction;
       job.config.mi.enabled = false;  // the choice needs no MI: save its time
@@ -150,8 +158,7 @@ std::vector<Job> plan_baseline_finals(const BaselineConfig& config, const trials
     if (!choice.found) continue;
     for (std::uint64_t seed : seeds) {
       Job job{Stage::baseline, baseline_label(choice.optimizer, seed),
-              baseline_trial(config, base, choice.optimizer, choice.lr),
-              parse<Method>(choice.optimizer)};
+              baseline_trial(config, base, choice.optimizer, choice.lr), choice.optimizer};
       job.config.seed = seed;
       job.config.data.validation_fraction = 0;
       job.config.evaluate_test = true;

@@ -21,19 +21,22 @@ void validate_baseline_config(const BaselineConfig& config);
 struct LrSpan {
   double low = 0, high = 0;
 };
-LrSpan baseline_lr_span(const std::string& optimizer);
+// The methods that are baselines: adam, rmsprop, lars, step.
+const std::vector<Method>& baseline_methods();
+
+LrSpan baseline_lr_span(Method optimizer);
 
 // `count` LRs log-spaced over the optimizer's span, rounded to 3 significant digits.
-std::vector<double> baseline_candidate_lrs(const std::string& optimizer, int count);
+std::vector<double> baseline_candidate_lrs(Method optimizer, int count);
 
 // The trial one baseline runs: the base with that optimizer and its LR policy at `lr`.
 // adam, rmsprop: constant LR. lars: momentum 0.9, polynomial decay (power 2). step: SGD,
 // momentum 0.9, x step_gamma every step_size epochs.
 trials::TrialConfig baseline_trial(const BaselineConfig& config, const trials::TrialConfig& base,
-                                   const std::string& optimizer, double lr);
+                                   Method optimizer, double lr);
 
 // "baseline_search/adam/lr=0.001" and "baseline/adam/seed=1".
-std::string baseline_search_label(const std::string& optimizer, double lr);
+std::string baseline_search_label(Method optimizer, double lr);
 std::string baseline_label(const std::string& optimizer, std::uint64_t seed);
 
 // One job per (optimizer, candidate LR): search_epochs epochs (0 = the base's), the base's seed,
@@ -48,7 +51,7 @@ struct BaselineCandidate {
 };
 
 struct BaselineChoice {
-  std::string optimizer;
+  Method optimizer = Method::adam;
   bool found = false;  // false when every candidate crashed or failed
   double lr = 0;
   double score = 0;

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "common/vocabulary.h"
+
 namespace automl::search {
 
 // Algorithm 2, the LR range test.
@@ -41,7 +43,8 @@ struct C1C2Config {
 
 // SPEC.md 5: the baselines and how their LRs are searched.
 struct BaselineConfig {
-  std::vector<std::string> optimizers = {"adam", "rmsprop", "lars", "step"};
+  // The baseline methods to compare (search::baseline_methods() lists those there are).
+  std::vector<Method> optimizers = {Method::adam, Method::rmsprop, Method::lars, Method::step};
   int candidates = 10;      // log-spaced initial LRs per optimizer (per-optimizer ranges)
   int search_epochs = 0;    // epochs of each candidate run; 0 = the experiment's epochs
   double step_gamma = 0.5;  // step decay: x gamma every step_size epochs

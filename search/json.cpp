@@ -133,7 +133,7 @@ void to_json(nlohmann::json& j, const BaselineCandidate& c) {
 }
 
 void to_json(nlohmann::json& j, const BaselineChoice& c) {
-  j = {{"optimizer", c.optimizer},
+  j = {{"optimizer", name(c.optimizer)},
        {"found", c.found},
        {"lr", c.lr},
        {"score", number(c.score)},

@@ -418,7 +418,7 @@ class SqliteStorage final : public Storage {
                                          " FROM trials WHERE experiment_id = ? AND status = ? "
                                          "AND heartbeat < ?");
       bind_all(select, experiment_id, TrialStatus::running, unix_now() - max_age);
-      const auto stale = read_all<TrialRow>(select, read_trial);
+      auto stale = read_all<TrialRow>(select, read_trial);
       for (const auto& t : stale)
         run("UPDATE trials SET status = ?, reason = ? WHERE id = ?", TrialStatus::pending,
             fmt::format("worker {} stopped sending heartbeats", t.worker), t.id);

@@ -25,7 +25,7 @@ experiments::ExperimentConfig hand_experiment() {
   e.lrrt.trials = 3;
   e.lrrt.epochs_per_trial = 5;
   e.c1c2.enabled = false;
-  e.baselines.optimizers = {"adam", "step"};
+  e.baselines.optimizers = {Method::adam, Method::step};
   e.baselines.candidates = 10;
   e.baselines.search_epochs = 2;
   return e;

@@ -72,7 +72,9 @@ TEST_CASE("The default experiment has the shape the issue asks for", "[experimen
   CHECK(e.methods.mi_sgd);
   CHECK(e.methods.mi_sgd_layerwise);
   CHECK(e.methods.baselines);
-  CHECK(e.baselines.optimizers == std::vector<std::string>{"adam", "rmsprop", "lars", "step"});
+  CHECK(e.baselines.optimizers ==
+        std::vector<automl::Method>{automl::Method::adam, automl::Method::rmsprop,
+                                    automl::Method::lars, automl::Method::step});
   CHECK(e.seeds == std::vector<std::uint64_t>{1, 2, 3});
   CHECK(e.budget.device_minutes == 10);
   CHECK(e.devices.kind == "cpu");

@@ -166,7 +166,8 @@ report: {milestones: [0.8, 0.9]}
   CHECK(e.c1c2.max_epochs == 3);
   CHECK(e.c1c2.eta == 3);
   CHECK(e.c1c2.validation_fraction == 0.2);
-  CHECK(e.baselines.optimizers == std::vector<std::string>{"adam", "step"});
+  CHECK(e.baselines.optimizers ==
+        std::vector<automl::Method>{automl::Method::adam, automl::Method::step});
   CHECK(e.baselines.candidates == 6);
   CHECK(e.baselines.search_epochs == 2);
   CHECK(e.baselines.step_gamma == 0.1);
