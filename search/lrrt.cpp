@@ -213,7 +213,7 @@ void validate_lrrt_config(const LrrtConfig& c) {
 std::vector<double> lrrt_candidate_lrs(const LrrtConfig& config) {
   validate_lrrt_config(config);
   if (!config.lrs.empty()) return config.lrs;
-  const auto lrs = log_spaced_lrs(config.lr_low, config.lr_high, config.lr_count);
+  auto lrs = log_spaced_lrs(config.lr_low, config.lr_high, config.lr_count);
   for (std::size_t i = 1; i < lrs.size(); ++i)
     if (!(lrs[i] > lrs[i - 1]))
       throw InputError("lrrt.lr_count",

@@ -99,7 +99,7 @@ std::int64_t IdxHeader::bytes() const {
 
 std::string find_idx_file(const std::string& directory, const std::string& name) {
   for (const auto& candidate : {name + ".gz", name}) {
-    const auto path = (std::filesystem::path(directory) / candidate).string();
+    auto path = (std::filesystem::path(directory) / candidate).string();
     if (std::filesystem::exists(path)) return path;
   }
   return "";
