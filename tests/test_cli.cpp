@@ -5,6 +5,8 @@
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "test_support.h"
@@ -135,4 +137,27 @@ TEST_CASE("automl run on bad data fails before anything is written", "[cli]") {
                              Catch::Contains("truncated"));
     CHECK_FALSE(std::filesystem::exists(db));
   }
+}
+
+TEST_CASE("automl run exits 3 when its budget stops it, and query takes --db anywhere",
+          "[cli][faults]") {
+  AUTOML_SKIP_WITHOUT(automl::test::fashion_mnist());
+  automl::test::TempDir dir;
+  const auto db = dir.file("budget.db");
+  // The smoke experiment with room for one epoch: its first job runs, then the budget is spent.
+  std::ifstream smoke(std::string(AUTOML_SOURCE_DIR) + "/experiments/smoke.yaml");
+  std::string yaml((std::istreambuf_iterator<char>(smoke)), {});
+  yaml += "budget: {epochs: 1}\n";
+  automl::test::write_text(dir.file("smoke.yaml"), yaml);
+  const auto run = run_automl("run " + dir.file("smoke.yaml") + " --db " + db + " --threads 1");
+  CHECK(run.status == 3);
+  CHECK_THAT(run.output, Catch::Contains("stopped by its budget"));
+  // The README's form (--db after the view) and the older one (before it) both work.
+  const auto after = run_automl("query experiments --db " + db + " --format csv");
+  const auto before = run_automl("query --db " + db + " experiments --format csv");
+  CHECK(after.status == 0);
+  CHECK_THAT(after.output, Catch::Contains("smoke,stopped"));
+  CHECK(after.output == before.output);
+  CHECK(run_automl("query trials --db " + db + " --status done").status == 0);
+  CHECK(run_automl("query trials --db " + db + " --status finished").status != 0);
 }
