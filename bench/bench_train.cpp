@@ -3,9 +3,13 @@
 // model, batch and loop in Python PyTorch for comparison.
 //
 //   bench_train [--device cpu|cuda] [--batch 256] [--epochs 3] [--train N] [--threads N]
-//               [--mi-samples 1000]
+//               [--mi-samples 1000] [--torchscript lenet.pt [--repeats 3]]
+//
+// With --torchscript (a LeNet written by bench/script_lenet.py), only the training loop runs:
+// the native LeNet and the TorchScript one alternately, `repeats` times each, side by side.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -21,6 +25,8 @@ struct Args {
   std::string device = "cpu";
   int batch = 256, epochs = 3, threads = 0;
   std::int64_t train = 0, mi_samples = 1000;
+  std::string torchscript;
+  int repeats = 3;
 };
 
 Args parse(int argc, char** argv) {
@@ -39,6 +45,10 @@ Args parse(int argc, char** argv) {
       a.threads = std::atoi(value.c_str());
     else if (key == "--mi-samples")
       a.mi_samples = std::atoll(value.c_str());
+    else if (key == "--torchscript")
+      a.torchscript = value;
+    else if (key == "--repeats")
+      a.repeats = std::max(1, std::atoi(value.c_str()));
     else
       throw std::runtime_error("unknown option " + key);
   }
@@ -62,6 +72,38 @@ double steady(const std::vector<EpochRecord>& records, double EpochRecord::*fiel
   return sum / std::max(1, n);
 }
 
+// The training loop alone (no MI, no evaluation) of the native LeNet and of `args.torchscript`,
+// alternately so that a change in the machine's load touches both alike: steady images/s.
+void compare_torchscript(const TrialConfig& base, const Args& args, double images) {
+  TrialConfig native = base;
+  native.mi.enabled = false;
+  native.evaluate_test = false;
+  TrialConfig scripted = native;
+  scripted.model.torchscript = args.torchscript;
+  std::vector<double> native_rates, scripted_rates;
+  for (int r = 1; r <= args.repeats; ++r) {
+    for (auto* config : {&native, &scripted}) {
+      const auto records = run(*config);
+      const double rate = images / steady(records, &EpochRecord::seconds);
+      (config == &native ? native_rates : scripted_rates).push_back(rate);
+      fmt::print("run {} {:<11}: {:.0f} images/s (final train loss {:.4f})\n", r,
+                 config == &native ? "native" : "torchscript", rate, records.back().train_loss);
+    }
+  }
+  // The best run is the least disturbed by other work on the machine; the median shows the rest.
+  const auto best = [](std::vector<double> v) { return *std::max_element(v.begin(), v.end()); };
+  const auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  fmt::print(
+      "images/s best (median) of {}: native lenet {:.0f} ({:.0f}) | torchscript lenet {:.0f} "
+      "({:.0f}) | torchscript/native {:.3f} ({:.3f})\n",
+      args.repeats, best(native_rates), median(native_rates), best(scripted_rates),
+      median(scripted_rates), best(scripted_rates) / best(native_rates),
+      median(scripted_rates) / median(native_rates));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -82,6 +124,10 @@ int main(int argc, char** argv) {
   fmt::print("lenet fashion-mnist device={} batch={} train={} threads={}\n", args.device,
              args.batch, args.train ? args.train : 60000, args.threads);
   const double images = static_cast<double>(args.train ? args.train : 60000);
+  if (!args.torchscript.empty()) {
+    compare_torchscript(base, args, images);
+    return 0;
+  }
   for (const bool graphs : {false, true}) {
     if (graphs && args.device == "cpu") break;
     TrialConfig plain = base;

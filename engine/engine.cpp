@@ -13,6 +13,7 @@
 #include "mi/threads.h"
 #include "trials/config_json.h"
 #include "trials/data.h"
+#include "trials/torchscript.h"
 #include "trials/trial.h"
 
 namespace automl::engine {
@@ -160,10 +161,20 @@ std::vector<std::string> describe_plan(const experiments::ExperimentConfig& e,
 }
 
 void check_data(const experiments::ExperimentConfig& e) {
+  trials::Splits splits;
   try {
-    trials::load_splits(e.trial.data, e.trial.seed);
+    splits = trials::load_splits(e.trial.data, e.trial.seed);
   } catch (const InputError& error) {
     throw InputError(e.file, fmt::format("data: {}", error.what()));
+  }
+  // A TorchScript model meets the data once here, asked for layer-wise wherever a stage will be.
+  auto trial = e.trial;
+  trial.policy.layerwise = trial.policy.layerwise || e.methods.mi_sgd_layerwise ||
+                           (e.lrrt.layerwise && e.lrrt.mode != "off");
+  try {
+    trials::check_model(trial, splits.train);
+  } catch (const InputError& error) {
+    throw InputError(e.file, fmt::format("model: {}", error.what()));
   }
 }
 

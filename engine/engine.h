@@ -25,7 +25,8 @@ struct EngineOptions {
 std::string checkpoint_dir(const std::string& database, const std::string& experiment);
 
 // Loads the experiment's data once, so that unreadable, truncated or inconsistent data files are
-// reported before anything is written. Throws InputError naming the experiment file.
+// reported before anything is written, and runs a TorchScript model on a batch of it
+// (trials::check_model). Throws InputError naming the experiment file.
 void check_data(const experiments::ExperimentConfig& experiment);
 
 // The plan as `--dry-run` shows it: per stage jobs, epochs, estimated cost, against the budget.

@@ -13,6 +13,7 @@
 #include "experiments/yaml_fields.h"
 #include "search/baselines.h"
 #include "search/lr_grid.h"
+#include "trials/data_tensors.h"
 #include "trials/idx.h"
 
 namespace automl::experiments {
@@ -72,11 +73,6 @@ void check_at_most(const Fields& f, const std::string& key, std::size_t size, st
                                                size, what, limit));
 }
 
-std::vector<std::string> with(std::vector<std::string> names, const std::string& extra) {
-  names.push_back(extra);
-  return names;
-}
-
 // ---- data -----------------------------------------------------------------------------------
 
 // Where each format's files come from, for the message when they are absent.
@@ -100,12 +96,20 @@ std::string how_to_get(const std::string& format, const std::string& path) {
         "(cifar-100-binary.tar.gz, https://www.cs.toronto.edu/~kriz/cifar.html) and unpack it so "
         "that '{0}/train.bin' and '{0}/test.bin' exist, or set data.path to where they are",
         path);
-  if (format == "imagenet")
+  if (format == "image_folder")
     return fmt::format(
-        "the ImageNet (ILSVRC-2012) data set is absent: it is licensed per user; download it from "
-        "https://image-net.org and place it so that '{0}/train/<wnid>/*.JPEG' and "
-        "'{0}/val/<wnid>/*.JPEG' exist, or set data.path to where it is",
+        "an image folder holds '{0}/train/<class>/' and '{0}/val/<class>/' with .jpg, .jpeg or "
+        ".png files (torchvision's ImageFolder layout). ImageNet (ILSVRC-2012) is licensed per "
+        "user: download it from https://image-net.org and place it so that "
+        "'{0}/train/<wnid>/*.JPEG' and '{0}/val/<wnid>/*.JPEG' exist, or set data.path to where "
+        "it is",
         path);
+  if (format == "tensors")
+    return fmt::format(
+        "a tensors data set is a directory holding '{0}/{1}' and '{0}/{2}', each written by "
+        "Python's torch.save({{\"x\": X, \"y\": Y}}, path) (examples/your-model/model.py "
+        "writes one); set data.path to it",
+        path, trials::kTensorTrainFile, trials::kTensorTestFile);
   return fmt::format(
       "the table is absent; the scikit-learn tables under data/sklearn/ are produced by "
       "scripts/extract-sklearn-data.sh (from Debian's python3-sklearn package)");
@@ -146,26 +150,65 @@ void check_idx_sizes(const Fields& f, const trials::DataConfig& d) {
   }
 }
 
+// For tensor data: both files are there (`automl run` reads them in full, and checks their
+// content, before it writes anything).
+void check_tensor_files(const Fields& f, const trials::DataConfig& d) {
+  for (const char* name : {trials::kTensorTrainFile, trials::kTensorTestFile})
+    if (!std::filesystem::is_regular_file(std::filesystem::path(d.path) / name))
+      throw InputError(f.where("path"), fmt::format("'{}' holds no {}: {}", d.path, name,
+                                                    how_to_get(d.format, d.path)));
+}
+
+// For an image folder: train/ and val/ are there (the trial lists and checks their files).
+void check_image_folder(const Fields& f, const trials::DataConfig& d) {
+  for (const char* split : {"train", "val"})
+    if (!std::filesystem::is_directory(std::filesystem::path(d.path) / split))
+      throw InputError(f.where("path"), fmt::format("'{}' holds no {}/ folder: {}", d.path, split,
+                                                    how_to_get(d.format, d.path)));
+}
+
+// The keys only an image folder takes (trials/data_image.h).
+void read_image_keys(Fields& f, trials::DataConfig& d) {
+  f.optional("channels", d.channels);
+  if (d.channels != 1 && d.channels != 3)
+    throw InputError(f.where("channels"), fmt::format("{} (expected 1 or 3)", d.channels));
+  f.optional("image_size", d.image_size);
+  check_range(f, "image_size", d.image_size, 8, 1024);
+  f.optional("mean", d.normalize_mean);
+  check_each_in_range(f, "mean", d.normalize_mean, 0, 1);
+  f.optional("std", d.normalize_std);
+  check_each_in_range(f, "std", d.normalize_std, 1e-3, 10);
+  for (const auto& [key, values] :
+       {std::pair{"mean", &d.normalize_mean}, {"std", &d.normalize_std}})
+    if (!values->empty() && values->size() != static_cast<std::size_t>(d.channels))
+      throw InputError(f.where(key), fmt::format("lists {} values for {} channel(s)",
+                                                 values->size(), d.channels));
+  f.optional("cache", d.cache);
+  check_choice(f, "cache", d.cache, trials::image_caches());
+  f.optional("skip_corrupt", d.skip_corrupt);
+  f.optional("workers", d.workers);
+  check_range(f, "workers", d.workers, 0, 256);
+  if (d.format == "image_folder") return;
+  for (const char* key :
+       {"channels", "image_size", "mean", "std", "cache", "skip_corrupt", "workers"})
+    if (f.has(key)) throw InputError(f.where(key), "only an image_folder takes this key");
+}
+
 void read_data(Fields f, trials::DataConfig& d, const LoadOptions& options) {
   f.optional("format", d.format);
-  // imagenet is reserved (documented, its data located) until trials gains its reader.
-  check_choice(f, "format", d.format, with(trials::data_formats(), "imagenet"));
+  check_choice(f, "format", d.format, trials::data_formats());
   f.optional("path", d.path);
   if (d.path.empty()) throw InputError(f.where("path"), "must not be empty");
   if (options.check_data && !std::filesystem::exists(d.path))
     throw InputError(f.where("path"),
                      fmt::format("'{}' does not exist: {}", d.path, how_to_get(d.format, d.path)));
-  // Remove when trials/data.cpp gains an ImageNet reader: until then say so at load, not after
-  // the LR range test has run.
-  if (options.check_data && d.format == "imagenet")
-    throw InputError(f.where("format"),
-                     "the trials module has no ImageNet reader yet (trials/data.cpp reads idx, "
-                     "cifar10, cifar100, csv)");
+  if (options.check_data && d.format == "image_folder") check_image_folder(f, d);
   f.optional("train_subset", d.train_subset);
   check_range(f, "train_subset", static_cast<double>(d.train_subset), 0, kHuge);
   f.optional("test_subset", d.test_subset);
   check_range(f, "test_subset", static_cast<double>(d.test_subset), 0, kHuge);
   if (options.check_data && d.format == "idx") check_idx_sizes(f, d);
+  if (options.check_data && d.format == "tensors") check_tensor_files(f, d);
   f.optional("validation_fraction", d.validation_fraction);
   check_range(f, "validation_fraction", d.validation_fraction, 0, 0.9);
   f.optional("normalize", d.normalize);
@@ -178,12 +221,52 @@ void read_data(Fields f, trials::DataConfig& d, const LoadOptions& options) {
     throw InputError(f.where(d.feature_columns.empty() ? "targets" : "features"),
                      "only a csv table has feature/target columns");
   }
+  read_image_keys(f, d);
+  f.optional("task", d.task);
+  check_choice(f, "task", d.task, trials::data_tasks());
+  if (d.format != "tensors" && f.has("task"))
+    throw InputError(f.where("task"),
+                     "only tensors data take a task (a csv table is a regression, the other "
+                     "formats hold class labels)");
   f.reject_unknown();
 }
 
 // ---- model, optimizer, policy, MI ----------------------------------------------------------
 
-void read_model(Fields f, trials::ModelConfig& m) {
+// A TorchScript file instead of a built-in model (trials/torchscript.h). A relative path is
+// relative to the experiment file's directory; it is stored absolute, for workers started
+// elsewhere.
+void read_torchscript(Fields& f, trials::ModelConfig& m, const LoadOptions& options) {
+  for (const char* key : {"name", "options"})
+    if (f.has(key))
+      throw InputError(f.where(key),
+                       "a torchscript model takes no name or options (its Python "
+                       "code defines it): keep one of model.torchscript and model." +
+                           std::string(key));
+  f.required("torchscript", m.torchscript);
+  if (m.torchscript.empty()) throw InputError(f.where("torchscript"), "must not be empty");
+  f.optional("layers", m.layers);
+  for (const auto& layer : m.layers)
+    if (layer.empty()) throw InputError(f.where("layers"), "names an empty submodule");
+  check_distinct(f, "layers", m.layers);
+  std::filesystem::path path(m.torchscript);
+  if (path.is_relative()) path = std::filesystem::path(f.file()).parent_path() / path;
+  m.torchscript = std::filesystem::weakly_canonical(std::filesystem::absolute(path)).string();
+  m.name = "torchscript";
+  if (options.check_data && !std::filesystem::is_regular_file(m.torchscript))
+    throw InputError(f.where("torchscript"),
+                     fmt::format("'{}' does not exist (a relative path is relative to the "
+                                 "experiment file's directory); write it from Python with "
+                                 "torch.jit.script(net).save(path)",
+                                 m.torchscript));
+  f.reject_unknown();
+}
+
+void read_model(Fields f, trials::ModelConfig& m, const LoadOptions& load) {
+  if (f.has("torchscript")) return read_torchscript(f, m, load);
+  if (f.has("layers"))
+    throw InputError(f.where("layers"),
+                     "only a torchscript model takes layers (a built-in model's are fixed)");
   f.optional("name", m.name);
   check_choice(f, "name", m.name, trials::model_names());
   Fields options = f.child("options");
@@ -455,7 +538,7 @@ void read_top(Fields& f, ExperimentConfig& e, const LoadOptions& options) {
   read_seeds(f, e);
   read_data(f.child("data"), e.trial.data, options);
   const bool regression = e.trial.data.is_regression();
-  read_model(f.child("model"), e.trial.model);
+  read_model(f.child("model"), e.trial.model, options);
   read_optimizer(f.child("optimizer"), e.trial.optimizer);
   read_policy(f.child("policy"), e.trial.policy, regression);
   read_mi(f.child("mi"), e.trial.mi, regression);

@@ -51,9 +51,7 @@ TEST_CASE("Every example experiment validates", "[experiments]") {
     const auto e = load_experiment(file.string(), no_data_check);
     CHECK(e.name == file.stem().string());
     // With the data check: loads when the data is there, else says it is absent and how to get it.
-    if (fs::exists(e.trial.data.path) && e.trial.data.format == "imagenet") {
-      CHECK_THROWS_WITH(load_experiment(file.string()), Catch::Contains("no ImageNet reader"));
-    } else if (fs::exists(e.trial.data.path)) {
+    if (fs::exists(e.trial.data.path)) {
       CHECK_NOTHROW(load_experiment(file.string()));
     } else {
       WARN(file.filename().string() << ": data absent (" << e.trial.data.path << ")");
@@ -108,17 +106,17 @@ TEST_CASE("Absent user data sets are named, with where to put them", "[experimen
   CHECK_THROWS_WITH(
       parse_experiment(yaml("cifar100", "/nonexistent/c100"), "c.yaml"),
       Contains("CIFAR-100 data set is absent") && Contains("/nonexistent/c100/train.bin"));
-  CHECK_THROWS_WITH(
-      parse_experiment(yaml("imagenet", "/nonexistent/in"), "c.yaml"),
-      Contains("ImageNet (ILSVRC-2012) data set is absent") && Contains("/nonexistent/in/train/"));
+  CHECK_THROWS_WITH(parse_experiment(yaml("image_folder", "/nonexistent/in"), "c.yaml"),
+                    Contains("ImageNet (ILSVRC-2012) is licensed per user") &&
+                        Contains("/nonexistent/in/train/<wnid>/"));
   CHECK_THROWS_WITH(
       parse_experiment(yaml("csv", "data/sklearn/none.csv") + "  targets: [y]\n", "c.yaml"),
       Contains("scripts/extract-sklearn-data.sh"));
   CHECK_THROWS_WITH(parse_experiment(yaml("idx", "/nonexistent/fm"), "c.yaml"),
                     Contains("dataset-fashion-mnist"));
-  // Present ImageNet data: the missing reader is named at load, not after the LR range test.
-  CHECK_THROWS_WITH(parse_experiment(yaml("imagenet", AUTOML_SOURCE_DIR), "c.yaml"),
-                    Contains("c.yaml:3: data.format") && Contains("no ImageNet reader"));
+  // A folder without train/ and val/ is named at load, not after the LR range test.
+  CHECK_THROWS_WITH(parse_experiment(yaml("image_folder", AUTOML_SOURCE_DIR), "c.yaml"),
+                    Contains("c.yaml:4: data.path") && Contains("holds no train/ folder"));
 }
 
 TEST_CASE("Each choice a registry lists is one its factory builds", "[experiments][trials]") {

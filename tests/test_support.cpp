@@ -63,10 +63,10 @@ std::string tiny_idx_dir() {
   static const bool written = [] {
     for (const auto& [split, n] : {std::pair<std::string, std::uint32_t>{"train", 20},
                                    std::pair<std::string, std::uint32_t>{"t10k", 10}}) {
-      std::vector<std::uint8_t> images(n * 4), labels(n);
+      std::vector<std::uint8_t> images(std::size_t{n} * 4), labels(n);
       for (std::uint32_t i = 0; i < n; ++i) {
         labels[i] = static_cast<std::uint8_t>(i % 2);
-        images[i * 4] = static_cast<std::uint8_t>(200 * (i % 2));
+        images[std::size_t{i} * 4] = static_cast<std::uint8_t>(200 * (i % 2));
       }
       write_gzip(dir.file(split + "-images-idx3-ubyte.gz"), idx_bytes({n, 2, 2}, images));
       write_gzip(dir.file(split + "-labels-idx1-ubyte.gz"), idx_bytes({n}, labels));
@@ -127,6 +127,35 @@ Prerequisite chromium() {
 
 Prerequisite cuda_device() {
   return prerequisite("cuda", mi::cuda_available(), "no CUDA device, or built without CUDA");
+}
+
+Prerequisite python_torch() {
+  static const bool imports =
+      std::system("/usr/bin/python3 -c 'import torch' > /dev/null 2>&1") == 0;
+  return prerequisite("python-torch", imports,
+                      "/usr/bin/python3 cannot import torch (scripts/setup.sh installs "
+                      "python3-torch)");
+}
+
+Prerequisite python_torchvision() {
+  static const bool imports =
+      std::system("/usr/bin/python3 -c 'import torchvision, PIL, numpy' > /dev/null 2>&1") == 0;
+  return prerequisite("python-torchvision", imports,
+                      "/usr/bin/python3 cannot import torchvision, PIL and numpy (scripts/"
+                      "setup.sh installs python3-torchvision and python3-pil)");
+}
+
+void run_python(const std::string& script) {
+  const TempDir dir;
+  write_text(dir.file("script.py"), script);
+  const auto command = "/usr/bin/python3 " + dir.file("script.py") + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) throw std::runtime_error("cannot start /usr/bin/python3");
+  std::string output;
+  char buffer[4096];
+  while (const auto n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
+  if (pclose(pipe) != 0)
+    throw std::runtime_error("/usr/bin/python3 failed on\n" + script + "\n" + output);
 }
 
 void skip(const std::string& missing) {

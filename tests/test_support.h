@@ -39,8 +39,9 @@ std::string fashion_mnist_dir();
 std::string diabetes_csv();
 
 // Something a test needs that a machine may lack, and what to do about it when it is missing.
-// AUTOML_TEST_PRETEND_MISSING=<name>[,<name>...] (fashion-mnist, diabetes, chromium, cuda) makes
-// those count as missing, to try the skip path on a machine that has them.
+// AUTOML_TEST_PRETEND_MISSING=<name>[,<name>...] (fashion-mnist, diabetes, chromium, cuda,
+// python-torch, python-torchvision) makes those count as missing, to try the skip path on a
+// machine that has them.
 struct Prerequisite {
   bool present = false;
   std::string missing;  // what is absent and how to get it
@@ -49,6 +50,14 @@ Prerequisite fashion_mnist();  // the Debian dataset-fashion-mnist package
 Prerequisite diabetes();       // diabetes_csv()
 Prerequisite chromium();       // for the HTML report's screenshot
 Prerequisite cuda_device();    // a GPU, and a build with CUDA
+Prerequisite python_torch();   // /usr/bin/python3 that imports torch (Debian's python3-torch)
+// /usr/bin/python3 that imports torchvision, PIL and numpy (python3-torchvision, python3-pil).
+Prerequisite python_torchvision();
+
+// Runs `script` with /usr/bin/python3 (the interpreter with Debian's torch; python3 on PATH may
+// lack it), so that tests get their files from an independent writer. Throws
+// std::runtime_error with the script's output when it fails.
+void run_python(const std::string& script);
 
 // Ends the running test case as skipped. Catch2 v2 has no SKIP: when the process runs this test
 // case alone (as CTest runs each), it exits with kSkipExitCode, which tests/CMakeLists.txt makes

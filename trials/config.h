@@ -20,15 +20,35 @@ struct DataConfig {
   std::vector<std::string> feature_columns;
   std::vector<std::string> target_columns;
   double test_fraction = 0.2;
+  // tensors only: one of data_tasks(). Said in the experiment, not read from the files, so that
+  // a report can tell without the data; the reader checks that the files' dtypes agree.
+  std::string task = "classification";
+  // image_folder only (trials/data_image.h): `channels` (1 or 3) of image_size x image_size
+  // crops; `normalize` uses mean/std (empty: ImageNet's); `cache` is one of image_caches();
+  // `workers` decoding threads (0 = as many as the trial's LibTorch threads).
+  int channels = 3;
+  int image_size = 224;
+  std::vector<double> normalize_mean, normalize_std;
+  std::string cache = "auto";
+  bool skip_corrupt = false;
+  int workers = 0;
 
-  // CSV tables are the regression data sets (SPEC.md 6); every other format holds class labels.
-  // Regression decides the loss, what a validation score is and which LRRT attributes apply.
-  bool is_regression() const { return format == "csv"; }
+  // CSV tables are the regression data sets (SPEC.md 6), tensor files when data.task says so;
+  // every other format holds class labels. Regression decides the loss, what a validation score
+  // is and which LRRT attributes apply.
+  bool is_regression() const {
+    return format == "csv" || (format == "tensors" && task == "regression");
+  }
 };
 
 struct ModelConfig {
   std::string name = "lenet";             // one of model_names()
   std::map<std::string, double> options;  // e.g. depth, width, dropout; per-model defaults
+  // A TorchScript file (torch.jit.script(net).save(...)) instead of a built-in model: set, it
+  // replaces `name` and `options` (trials/torchscript.h). `layers`: the submodules (dotted
+  // paths) that are layer-wise MI-SGD's parameter groups; empty = every trainable child.
+  std::string torchscript;
+  std::vector<std::string> layers;
 };
 
 struct OptimizerConfig {
@@ -85,6 +105,8 @@ struct TrialConfig {
 // The choices each part of a trial accepts, asked of the code that implements them (each is
 // defined next to its factory, named below) so that no other module types the lists out again.
 std::vector<std::string> data_formats();  // trials/data.cpp: load_splits
+std::vector<std::string> data_tasks();    // trials/data_tensors.cpp: load_tensor_dataset
+std::vector<std::string> image_caches();  // trials/data_image.cpp: finish_image_folder
 std::vector<std::string> model_names();   // trials/models.cpp: make_network
 // The option keys model `name` accepts (model.options), sorted; empty for an unknown model.
 std::vector<std::string> model_option_names(const std::string& name);

@@ -28,8 +28,10 @@ namespace automl::trials {
   }
 
 AUTOML_JSON_FIELDS(DataConfig, format, path, train_subset, test_subset, validation_fraction,
-                   normalize, augment, feature_columns, target_columns, test_fraction)
-AUTOML_JSON_FIELDS(ModelConfig, name, options)
+                   normalize, augment, feature_columns, target_columns, test_fraction, task,
+                   channels, image_size, normalize_mean, normalize_std, cache, skip_corrupt,
+                   workers)
+AUTOML_JSON_FIELDS(ModelConfig, name, options, torchscript, layers)
 AUTOML_JSON_FIELDS(OptimizerConfig, name, lr, momentum, nesterov, weight_decay, trust_coefficient)
 AUTOML_JSON_FIELDS(PolicyConfig, name, gamma, step_size, milestones, power, lr_min, lr_max, lr_top,
                    eps, start, bound, time_decay, layerwise)

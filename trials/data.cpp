@@ -7,13 +7,15 @@
 #include "common/error.h"
 #include "mi/mi.h"
 #include "trials/data.h"
+#include "trials/data_image.h"
 #include "trials/random.h"
 
 namespace automl::trials {
 
 Dataset Dataset::subset(const torch::Tensor& indices) const {
   Dataset out = *this;
-  out.inputs = inputs.index_select(0, indices.to(inputs.device()));
+  if (inputs.defined()) out.inputs = inputs.index_select(0, indices.to(inputs.device()));
+  if (source_ids.defined()) out.source_ids = source_ids.index_select(0, indices.cpu());
   out.targets = targets.index_select(0, indices.to(targets.device()));
   return out;
 }
@@ -36,7 +38,7 @@ torch::Tensor index_tensor(std::vector<std::int64_t> part) {
 }  // namespace
 
 std::vector<std::string> data_formats() {
-  return {"idx", "cifar10", "cifar100", "csv"};
+  return {"idx", "cifar10", "cifar100", "csv", "tensors", "image_folder"};
 }
 
 namespace {
@@ -46,6 +48,8 @@ Splits load_raw(const DataConfig& config, std::uint64_t seed) {
   if (config.format == "cifar10") return load_cifar10(config.path);
   if (config.format == "cifar100") return load_cifar100(config.path);
   if (config.format == "csv") return load_csv_dataset(config, seed);
+  if (config.format == "tensors") return load_tensor_dataset(config.path, config.is_regression());
+  if (config.format == "image_folder") return load_image_folder(config);
   throw InputError("data.format", fmt::format("unknown data format '{}' (expected {})",
                                               config.format, fmt::join(data_formats(), ", ")));
 }
@@ -113,11 +117,13 @@ Splits load_splits(const DataConfig& config, std::uint64_t seed) {
   if (config.test_subset)
     splits.test = splits.test.subset(draw(splits.test.size(), config.test_subset, seed + 1));
 
-  if (splits.train.is_image() && config.normalize) standardise(splits, &Dataset::inputs, {0, 2, 3});
-  if (!splits.train.is_image()) {  // tables: features and targets, always
-    standardise(splits, &Dataset::inputs, {0});
-    if (!splits.train.is_classification()) standardise(splits, &Dataset::targets, {0});
-  }
+  // Image folders normalise with data.mean/std as they decode (trials/data_image.h).
+  if (config.format == "image_folder") finish_image_folder(splits, config);
+  if (splits.train.is_image() && config.normalize && !splits.train.source)
+    standardise(splits, &Dataset::inputs, {0, 2, 3});
+  if (!splits.train.is_image()) standardise(splits, &Dataset::inputs, {0});  // tables: always
+  // Regression targets always (tables or images): errors are reported back in their own units.
+  if (!splits.train.is_classification()) standardise(splits, &Dataset::targets, {0});
   return splits;
 }
 

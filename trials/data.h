@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "trials/config.h"
+#include "trials/sample_source.h"
 
 namespace automl::trials {
 
@@ -16,12 +17,26 @@ struct Dataset {
   // Regression: the standardisation of the targets (fit on the training split), so that errors
   // can be reported in the data's own units: original = targets * target_scale + target_offset.
   std::vector<double> target_scale, target_offset;
+  // Inputs made on demand (image folders, trials/data_image.h): `inputs` stays undefined and
+  // sample i is the source's sample source_ids[i] (int64 [N], on the CPU).
+  std::shared_ptr<const SampleSource> source;
+  torch::Tensor source_ids;
 
-  std::int64_t size() const { return inputs.defined() ? inputs.size(0) : 0; }
+  std::int64_t size() const {
+    return source ? source_ids.size(0) : inputs.defined() ? inputs.size(0) : 0;
+  }
   bool is_classification() const { return num_classes > 0; }
-  bool is_image() const { return inputs.defined() && inputs.dim() == 4; }
+  bool is_image() const { return source || (inputs.defined() && inputs.dim() == 4); }
   Dataset subset(const torch::Tensor& indices) const;
   Dataset to(const torch::Device& device) const;
+  // One sample's input shape: [C, H, W] for images, [F] for tables (trials/data_source.cpp).
+  std::vector<std::int64_t> sample_shape() const;
+  // The inputs of the samples at `indices` [K]: held ones selected, or made by the source with
+  // the evaluation transform.
+  torch::Tensor gather_inputs(const torch::Tensor& indices) const;
+  // The source's batches of the samples at `order` (positions in this set), in that order.
+  std::unique_ptr<BatchStream> stream(const std::vector<std::int64_t>& order,
+                                      const StreamOptions& options) const;
 };
 
 struct Splits {
@@ -52,6 +67,18 @@ Splits load_cifar100(const std::string& directory);
 // `test_fraction` of the rows, drawn by seed. Unstandardised: load_splits standardises.
 // Throws InputError naming the file and the column on unknown names.
 Splits load_csv_dataset(const DataConfig& config, std::uint64_t seed);
+
+// Tensor files (trials/data_tensors.cpp): one file written by Python's
+// torch.save({"x": X, "y": Y}, path), read with torch::pickle_load. x: float [N, F] or
+// [N, C, H, W] (uint8 images are scaled to [0, 1]), as float32; y: integer class labels [N]
+// (int64), or with `regression` floating targets [N] or [N, T] (float32 [N, T]). Throws
+// InputError naming the file on any other content, key, dtype or shape, or on NaN/infinity.
+Dataset read_tensor_file(const std::string& path, bool regression);
+
+// A directory holding train.pt and test.pt (trials/data_tensors.h) read as above; training
+// labels must number the classes 0..C-1, each with a sample; the test file must have the
+// training file's sample shape, targets per sample and classes.
+Splits load_tensor_dataset(const std::string& directory, bool regression);
 
 // Random crop from a zero-padded image (padding 4 on each side) and horizontal flip with
 // probability 1/2, per image, drawn from LibTorch's default generator (the trial seeds it each

@@ -49,7 +49,7 @@ MiProbe::MiProbe(const MiConfig& config, const std::string& bound_name, const Da
   const auto cpu_labels = classification_ ? train.targets.cpu() : torch::Tensor();
   const auto picked =
       mi::select_subset(train.size(), n, seed, config.stratified ? cpu_labels : torch::Tensor());
-  inputs_ = train.inputs.index_select(0, picked.to(train.inputs.device())).to(device);
+  inputs_ = train.gather_inputs(picked).to(device);  // decoded, for an image folder
   if (classification_) {
     labels_ = cpu_labels.index_select(0, picked);
     y_ = mi::one_hot(labels_, train.num_classes);

@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "common/text.h"
 #include "trials/network.h"
+#include "trials/torchscript.h"
 
 namespace automl::trials {
 namespace {
@@ -436,6 +437,7 @@ std::vector<std::string> model_option_names(const std::string& name) {
 
 std::shared_ptr<Network> make_network(const ModelConfig& config, const InputShape& shape,
                                       std::int64_t outputs) {
+  if (!config.torchscript.empty()) return load_torchscript_network(config, shape, outputs);
   const auto found = zoo().find(config.name);
   if (found == zoo().end())
     throw InputError("model.name", fmt::format("unknown model '{}' (expected one of: {})",

@@ -35,7 +35,8 @@ struct InputShape {
   std::int64_t features = 0;                           // tables (then images are unused)
 };
 
-// Builds the network named in `config` for inputs of `shape` and `outputs` outputs.
+// Builds the network named in `config` for inputs of `shape` and `outputs` outputs, or loads
+// config.torchscript when it is set (trials/torchscript.h).
 // Throws InputError("model.<key>") on an unknown name or option.
 std::shared_ptr<Network> make_network(const ModelConfig& config, const InputShape& shape,
                                       std::int64_t outputs);

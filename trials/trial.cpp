@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <numeric>
 
 #include "common/error.h"
 #include "mi/threads.h"
@@ -124,17 +125,42 @@ class Task {
   torch::Tensor scale_;
 };
 
+// The batches of a data set whose inputs its source makes (image folders), in `order`: decoded
+// and transformed (augmented, by `seed`, when asked) ahead of the loop by the source's threads.
+template <typename Visit>
+void for_each_made_batch(const Dataset& data, const std::vector<std::int64_t>& order,
+                         int batch_size, const torch::Device& device, bool augment,
+                         std::uint64_t seed, const Visit& visit) {
+  StreamOptions options;
+  options.batch_size = batch_size;
+  options.augment = augment;
+  options.seed = seed;
+  options.pin_memory = device.is_cuda();
+  const auto batches = data.stream(order, options);
+  torch::Tensor inputs, targets;
+  while (batches->next(inputs, targets))
+    visit(inputs.to(device, /*non_blocking=*/true), targets.to(device, /*non_blocking=*/true));
+}
+
 Metrics evaluate(Network& net, const Task& task, const Dataset& data, int batch_size,
                  const torch::Device& device) {
   torch::NoGradGuard no_grad;
   net.eval();
   Totals totals;
-  for (std::int64_t begin = 0; begin < data.size(); begin += batch_size) {
-    const auto end = std::min<std::int64_t>(begin + batch_size, data.size());
-    const auto inputs = data.inputs.slice(0, begin, end).to(device, /*non_blocking=*/true);
-    const auto targets = data.targets.slice(0, begin, end).to(device, /*non_blocking=*/true);
+  const auto add = [&](const torch::Tensor& inputs, const torch::Tensor& targets) {
     const auto outputs = net.forward(inputs);
     task.add(totals, outputs, targets, task.loss(outputs, targets));
+  };
+  if (data.source) {
+    std::vector<std::int64_t> in_order(static_cast<std::size_t>(data.size()));
+    std::iota(in_order.begin(), in_order.end(), 0);
+    for_each_made_batch(data, in_order, batch_size, device, /*augment=*/false, 0, add);
+    return Task::finish(totals);
+  }
+  for (std::int64_t begin = 0; begin < data.size(); begin += batch_size) {
+    const auto end = std::min<std::int64_t>(begin + batch_size, data.size());
+    add(data.inputs.slice(0, begin, end).to(device, /*non_blocking=*/true),
+        data.targets.slice(0, begin, end).to(device, /*non_blocking=*/true));
   }
   return Task::finish(totals);
 }
@@ -142,7 +168,12 @@ Metrics evaluate(Network& net, const Task& task, const Dataset& data, int batch_
 // The batches of one epoch: a seeded order over the training set, each batch on the device.
 template <typename Visit>
 void for_each_batch(const Dataset& data, int batch_size, const torch::Device& device,
-                    std::uint64_t shuffle_seed, const Visit& visit) {
+                    std::uint64_t shuffle_seed, bool augment, const Visit& visit) {
+  if (data.source) {
+    for_each_made_batch(data, seeded_permutation(data.size(), shuffle_seed), batch_size, device,
+                        augment, shuffle_seed, visit);
+    return;
+  }
   const auto order = torch::tensor(seeded_permutation(data.size(), shuffle_seed), torch::kInt64)
                          .to(data.inputs.device());
   for (std::int64_t begin = 0; begin < data.size(); begin += batch_size) {
@@ -158,9 +189,11 @@ Metrics train_epoch(Network& net, torch::optim::Optimizer& optimizer, const Task
                     std::uint64_t shuffle_seed) {
   net.train();
   Totals totals;
-  for_each_batch(data, config.batch_size, device, shuffle_seed,
+  for_each_batch(data, config.batch_size, device, shuffle_seed, config.data.augment,
                  [&](torch::Tensor inputs, const torch::Tensor& targets) {
-                   if (config.data.augment && inputs.dim() == 4) inputs = augment_batch(inputs);
+                   // A source (image folders) augments as it makes the batch.
+                   if (config.data.augment && inputs.dim() == 4 && !data.source)
+                     inputs = augment_batch(inputs);
                    optimizer.zero_grad();
                    const auto outputs = net.forward(inputs);
                    const auto loss = task.loss(outputs, targets);
@@ -198,7 +231,7 @@ Metrics train_epoch_graphed(Network& net, torch::optim::Optimizer& optimizer, co
   };
   const auto lrs = group_lrs(optimizer);
   bool first = true;
-  for_each_batch(data, config.batch_size, device, shuffle_seed,
+  for_each_batch(data, config.batch_size, device, shuffle_seed, /*augment=*/false,
                  [&](const torch::Tensor& inputs, const torch::Tensor& targets) {
                    if (first || inputs.size(0) != config.batch_size) {
                      graph.eager(step, inputs, targets);
@@ -273,10 +306,11 @@ class Trial {
 
   void build_model() {
     InputShape shape;
+    const auto dims = train_.sample_shape();
     if (train_.is_image())
-      shape = {train_.inputs.size(1), train_.inputs.size(2), train_.inputs.size(3), 0};
+      shape = {dims[0], dims[1], dims[2], 0};
     else
-      shape.features = train_.inputs.size(1);
+      shape.features = dims[0];
     const auto outputs = train_.is_classification() ? train_.num_classes : train_.targets.size(1);
     net_ = make_network(config_.model, shape, outputs);
     net_->to(device_);
