@@ -69,12 +69,13 @@ Image decode(const std::string& path, int channels, int min_short_side = 0) {
   return decode_image_file(path, request);
 }
 
-// An ImageFolder tree: `spec` lists "split/class/name.ext" files (64x48 smooth pictures).
+// An ImageFolder tree of `files`, "split/class/name.ext" (64x48 smooth pictures; PIL picks JPEG
+// or PNG by the extension).
 void write_tree(const TempDir& dir, const std::vector<std::string>& files) {
   std::string list;
   for (const auto& f : files) list += "'" + f + "', ";
-  python_writes(dir, "for i, f in enumerate([" + list +
-                         "]):\n"
+  python_writes(dir, "for f in [" + list +
+                         "]:\n"
                          "    os.makedirs(os.path.dirname(d + f), exist_ok=True)\n"
                          "    Image.fromarray(smooth(48, 64, 3)).save(d + f, quality=90)\n");
 }
@@ -115,15 +116,7 @@ torch::Tensor all_inputs(const Dataset& d, bool augment, std::uint64_t seed,
   return torch::cat(parts);
 }
 
-template <typename Load>
-std::string error_of(Load&& load) {
-  try {
-    load();
-  } catch (const automl::InputError& error) {
-    return error.what();
-  }
-  return "";
-}
+using automl::test::error_of;
 
 }  // namespace
 
@@ -371,8 +364,8 @@ TEST_CASE("Image batches are seeded and do not depend on threads or the cache", 
   config.normalize = true;
   const auto normalised = all_inputs(load_splits(config, 1).test, false, 1);
   const auto mean = torch::tensor({0.485f, 0.456f, 0.406f}).view({1, 3, 1, 1});
-  const auto std = torch::tensor({0.229f, 0.224f, 0.225f}).view({1, 3, 1, 1});
-  CHECK(torch::allclose(normalised, (eval - mean) / std, 1e-5, 1e-5));
+  const auto stddev = torch::tensor({0.229f, 0.224f, 0.225f}).view({1, 3, 1, 1});
+  CHECK(torch::allclose(normalised, (eval - mean) / stddev, 1e-5, 1e-5));
   // One channel: luma.
   config.channels = 1;
   config.normalize = false;

@@ -52,16 +52,7 @@ std::vector<std::int64_t> shape_of(const torch::Tensor& t) {
   return t.sizes().vec();
 }
 
-// The message of the InputError `load` throws ("" when it throws none).
-template <typename Load>
-std::string error_of(Load&& load) {
-  try {
-    load();
-  } catch (const automl::InputError& error) {
-    return error.what();
-  }
-  return "";
-}
+using automl::test::error_of;
 
 }  // namespace
 

@@ -5,7 +5,20 @@
 #include <string>
 #include <vector>
 
+#include "common/error.h"
+
 namespace automl::test {
+
+// The message of the InputError `load` throws ("" when it throws none).
+template <typename Load>
+std::string error_of(Load&& load) {
+  try {
+    load();
+  } catch (const InputError& error) {
+    return error.what();
+  }
+  return "";
+}
 
 // A fresh empty directory under the system temp dir, removed when the object goes away.
 class TempDir {
