@@ -645,8 +645,7 @@ class SqliteStorage final : public Storage {
   static std::string only_statement(SQLite::Database& reader, const std::string& sql) {
     const char* tail = nullptr;
     sqlite3_stmt* statement = nullptr;
-    const int prepared =
-        sqlite3_prepare_v2(reader.getHandle(), sql.c_str(), -1, &statement, &tail);
+    const int prepared = sqlite3_prepare_v2(reader.getHandle(), sql.c_str(), -1, &statement, &tail);
     const std::string rest_of_text = prepared == SQLITE_OK && tail ? tail : "";
     sqlite3_finalize(statement);
     if (prepared != SQLITE_OK)
