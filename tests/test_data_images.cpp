@@ -45,14 +45,7 @@ void python_writes(const TempDir& dir, const std::string& body) {
       body);
 }
 
-template <typename T>
-std::vector<T> read_raw(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), {});
-  std::vector<T> values(bytes.size() / sizeof(T));
-  std::memcpy(values.data(), bytes.data(), values.size() * sizeof(T));
-  return values;
-}
+using automl::test::read_raw;
 
 // The largest |a - b| over two equally long byte arrays (-1 when the lengths differ).
 int max_difference(const std::vector<std::uint8_t>& a, const std::vector<std::uint8_t>& b) {

@@ -32,15 +32,7 @@ void python_writes(const TempDir& dir, const std::string& body) {
                            body);
 }
 
-// A file of raw values as numpy's tobytes() wrote them (native byte order, C order).
-template <typename T>
-std::vector<T> read_raw(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), {});
-  std::vector<T> values(bytes.size() / sizeof(T));
-  std::memcpy(values.data(), bytes.data(), values.size() * sizeof(T));
-  return values;
-}
+using automl::test::read_raw;
 
 template <typename T>
 std::vector<T> values_of(const torch::Tensor& t) {

@@ -1,13 +1,26 @@
 #pragma once
 // Helpers shared by the tests: temporary directories and files written in real formats.
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
 #include "common/error.h"
 
 namespace automl::test {
+
+// A file of raw values as numpy's tobytes() wrote them (native byte order, C order).
+template <typename T>
+std::vector<T> read_raw(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), {});
+  std::vector<T> values(bytes.size() / sizeof(T));
+  std::memcpy(values.data(), bytes.data(), values.size() * sizeof(T));
+  return values;
+}
 
 // The message of the InputError `load` throws ("" when it throws none).
 template <typename Load>
