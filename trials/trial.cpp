@@ -291,7 +291,8 @@ class Trial {
 
  private:
   void load_data() {
-    Splits splits = load_splits(config_.data, config_.seed);
+    Splits splits = runtime_.load_data ? runtime_.load_data(config_.data, config_.seed)
+                                       : load_splits(config_.data, config_.seed);
     const auto bytes = [](const Dataset& d) {
       return d.inputs.defined() ? d.inputs.numel() * d.inputs.element_size() : 0;
     };

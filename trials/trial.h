@@ -9,6 +9,8 @@
 
 namespace automl::trials {
 
+struct Splits;  // trials/data.h
+
 // Called once per finished epoch, in order; a sink that throws stops the trial. With MI enabled,
 // epoch 0 (before training: ITY_0, the bound, d_p = 1 - ITY_0/bound, d_s = 1) comes first.
 using EpochSink = std::function<void(const EpochRecord&)>;
@@ -22,6 +24,9 @@ struct TrialRuntime {
   std::string checkpoint_path;
   // Asked after every epoch (after its checkpoint); true ends the trial early (summary.stopped).
   std::function<bool()> should_stop;
+  // When set, the trial's splits come from here instead of load_splits(config.data, seed): a
+  // long-lived worker keeps data sets loaded across trials. Must return what load_splits would.
+  std::function<Splits(const DataConfig& data, std::uint64_t seed)> load_data;
 };
 
 // Runs the trial to the end (or until it crashes, SPEC.md 4: summary.status "crashed" with the
