@@ -182,13 +182,15 @@ RunReport run_experiment(const experiments::ExperimentConfig& e, storage::Storag
                          const EngineOptions& options, const Log& log) {
   const auto experiment_id = open_experiment(e, storage, log);
   const auto slots = machine_slots(e, options.gpus >= 0 ? options.gpus : visible_gpus());
+  const bool whole = options.scope == Scope::experiment;
+  const auto status_before = storage.find_experiment(e.name)->status;
   storage.set_experiment_status(experiment_id, ExperimentStatus::running);
   log(fmt::format("{} slot(s): {}", slots.size(), [&] {
     std::string names;
     for (const auto& s : slots) names += (names.empty() ? "" : " ") + s.name;
     return names;
   }()));
-  log_plan(storage, e, experiment_id, log);
+  if (whole) log_plan(storage, e, experiment_id, log);
 
   ProcessRunnerOptions runner_options;
   runner_options.executable = options.worker_executable;
@@ -203,8 +205,9 @@ RunReport run_experiment(const experiments::ExperimentConfig& e, storage::Storag
   scheduler_options.budget_epochs = e.budget.epochs;
   scheduler_options.heartbeat_timeout = options.heartbeat_timeout;
   scheduler_options.tick_seconds = options.tick_seconds;
-  Scheduler scheduler(storage, experiment_id, experiment_stages(e, slots.front().device_share),
-                      slots, runner, scheduler_options, log);
+  Scheduler scheduler(storage, experiment_id,
+                      experiment_stages(e, slots.front().device_share, options.scope), slots,
+                      runner, scheduler_options, log);
   scheduler.on_stage = [&](const StageEvent& event) {
     if (event.stage == Stage::plan && event.status == StageStatus::done)
       log_plan(storage, e, experiment_id, log);
@@ -219,8 +222,12 @@ RunReport run_experiment(const experiments::ExperimentConfig& e, storage::Storag
     log(text);
   };
   auto report = scheduler.run();
+  // A range test on its own leaves the experiment as unfinished as it was (or done, if it was).
+  const auto complete = whole                                     ? ExperimentStatus::done
+                        : status_before == ExperimentStatus::done ? ExperimentStatus::done
+                                                                  : ExperimentStatus::stopped;
   storage.set_experiment_status(experiment_id, report.interrupted ? ExperimentStatus::interrupted
-                                               : report.complete  ? ExperimentStatus::done
+                                               : report.complete  ? complete
                                                                   : ExperimentStatus::stopped);
   if (report.interrupted)
     log("interrupted: the running trials went back to pending; run the same command again to "
@@ -230,7 +237,7 @@ RunReport run_experiment(const experiments::ExperimentConfig& e, storage::Storag
         fmt::format("budget spent: {} job(s) not started; run again with a larger budget to "
                     "continue",
                     report.trials_not_started));
-  log_results(storage, experiment_id, log);
+  if (whole) log_results(storage, experiment_id, log);
   return report;
 }
 

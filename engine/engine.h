@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/scheduler.h"
+#include "engine/stages.h"
 #include "experiments/experiment.h"
 #include "storage/storage.h"
 
@@ -18,7 +19,8 @@ struct EngineOptions {
   double heartbeat_seconds = 2;
   double heartbeat_timeout = 20;  // a running trial this silent is requeued
   double tick_seconds = 2;
-  double progress_seconds = 10;  // at most one progress report this often (when it changed)
+  double progress_seconds = 10;     // at most one progress report this often (when it changed)
+  Scope scope = Scope::experiment;  // lrrt: only the LR range test (`automl lrrt`)
 };
 
 // Where the trials of the experiment stored in `database` keep their checkpoints and logs.

@@ -221,6 +221,16 @@ bool Scheduler::budget_left() {
   return true;
 }
 
+bool Scheduler::fits_budget(const storage::TrialRow& trial) {
+  if (options_.budget_device_seconds <= 0) return true;
+  const double now = runner_.now();
+  double committed = spent_device_seconds();  // running jobs counted so far...
+  for (const auto& [index, run] : running_)   // ...and for the rest of their estimates
+    committed +=
+        std::max(0.0, run.estimated_seconds - (now - run.started) * run.launch.slot.device_share);
+  return committed + trial.estimated_seconds <= options_.budget_device_seconds;
+}
+
 void Scheduler::start_jobs() {
   if (running_.size() >= slots_.size()) return;
   auto filter = of_experiment(experiment_id_);
@@ -241,17 +251,21 @@ void Scheduler::start_jobs() {
     if (running_.count(slot.index)) continue;
     while (next != pending.end() && launched.count(next->id)) ++next;
     if (next == pending.end()) return;
-    if (!budget_left()) {
+    if (!budget_left() || !fits_budget(*next)) {
       budget_blocked_ = true;
       if (!budget_message_shown_)
-        log_(fmt::format("budget spent ({:.0f} device-s, {} epochs): starting no more jobs",
+        log_(fmt::format("budget {} ({:.0f} device-s, {} epochs): starting no more jobs",
+                         budget_left()
+                             ? fmt::format("too short for the next job (~{:.0f} device-s)",
+                                           next->estimated_seconds)
+                             : std::string("spent"),
                          spent_device_seconds(), storage_.epochs_run(experiment_id_)));
       budget_message_shown_ = true;
       return;
     }
     Launch launch{next->id, next->label, slot};
     if (!runner_.start(launch)) continue;  // another engine's worker holds this slot
-    running_[slot.index] = {launch, runner_.now()};
+    running_[slot.index] = {launch, runner_.now(), next->estimated_seconds};
     ++next;
   }
 }

@@ -90,11 +90,13 @@ struct StageSpec {
 };
 
 struct SchedulerOptions {
-  double budget_device_seconds = 0;  // 0 = unlimited
-  std::int64_t budget_epochs = 0;    // 0 = unlimited
-  double heartbeat_timeout = 30;     // a running trial silent this long goes back to pending
-  double tick_seconds = 1;           // progress and stale-heartbeat checks
-  int max_attempts = 3;              // worker deaths before a trial counts as failed
+  // 0 = unlimited. A job starts only while device-seconds are left and its estimate (when it
+  // has one) fits what is left after the running jobs' estimates.
+  double budget_device_seconds = 0;
+  std::int64_t budget_epochs = 0;  // 0 = unlimited
+  double heartbeat_timeout = 30;   // a running trial silent this long goes back to pending
+  double tick_seconds = 1;         // progress and stale-heartbeat checks
+  int max_attempts = 3;            // worker deaths before a trial counts as failed
 };
 
 struct StageProgress {
@@ -150,6 +152,7 @@ class Scheduler {
   struct Running {
     Launch launch;
     double started = 0;
+    double estimated_seconds = 0;  // the job's estimated device-seconds (0 = none)
   };
 
   void advance_stages();
@@ -162,6 +165,7 @@ class Scheduler {
   void handle_exit(const Exit& exit);
   void return_running_trials();
   bool budget_left();
+  bool fits_budget(const storage::TrialRow& trial);
   double spent_device_seconds();
   Progress progress();
   std::map<Stage, StageStatus> stage_statuses();

@@ -21,6 +21,17 @@ search::LrrtConfig lrrt_for(const ExperimentConfig& e, const PlanChoice& p) {
   return search::resolve_lrrt_mode(e.lrrt, p.lrrt_quick);
 }
 
+// The LRRT as it ran: its decision names the mode (full | quick | off).
+search::LrrtConfig lrrt_as_decided(const ExperimentConfig& e, const nlohmann::json& decision) {
+  const auto mode = decision.at("mode").get<std::string>();
+  if (mode == "off") {
+    auto off = e.lrrt;
+    off.mode = "off";
+    return off;
+  }
+  return search::resolve_lrrt_mode(e.lrrt, mode == "quick");
+}
+
 search::C1C2Config c1c2_for(const ExperimentConfig& e, const PlanChoice& p) {
   auto c = e.c1c2;
   if (p.c1c2_candidates > 0) c.max_candidates = p.c1c2_candidates;
@@ -61,7 +72,7 @@ std::vector<search::BaselineChoice> any_choices(const search::BaselineConfig& b)
 
 // Epochs and jobs per stage of the plan `p`, counted from what the plan functions return (C1/C2
 // plans round by round from results, so its shape comes from its schedule).
-void count_plan(const ExperimentConfig& e, PlanChoice& p) {
+void count_plan(const ExperimentConfig& e, Scope scope, PlanChoice& p) {
   p.epochs.clear();
   p.jobs.clear();
   auto add = [&](Stage stage, std::int64_t jobs, std::int64_t epochs_each) {
@@ -73,15 +84,16 @@ void count_plan(const ExperimentConfig& e, PlanChoice& p) {
   };
   if (e.budget.device_minutes > 0) add_jobs(Stage::calibrate, {calibration_job(e)});
   const auto lrrt = lrrt_for(e, p);
-  if (any_mi_method(e) && lrrt.mode != "off")
+  const bool whole = scope == Scope::experiment;
+  if ((any_mi_method(e) || !whole) && lrrt.mode != "off")
     add_jobs(Stage::lrrt, search::plan_lrrt(lrrt, e.trial));
-  if (c1c2_runs(e, lrrt)) {
+  if (whole && c1c2_runs(e, lrrt)) {
     const auto c1c2 = c1c2_for(e, p);
     for (const auto& round : search::c1c2_schedule(c1c2, c1c2.max_candidates))
       add(Stage::c1c2, static_cast<std::int64_t>(round.candidates.size()), round.epochs);
   }
-  if (any_mi_method(e)) add_jobs(Stage::mi_sgd, mi_sgd_finals(e, {}));
-  if (e.methods.baselines) {
+  if (whole && any_mi_method(e)) add_jobs(Stage::mi_sgd, mi_sgd_finals(e, {}));
+  if (whole && e.methods.baselines) {
     const auto b = baselines_for(e, p);
     add_jobs(Stage::baseline_search, search::plan_baseline_search(b, e.trial));
     add_jobs(Stage::baseline, search::plan_baseline_finals(b, e.trial, any_choices(b), e.seeds));
@@ -192,9 +204,23 @@ StageSpec plan_stage(const ExperimentConfig& e) {
           }};
 }
 
-StageSpec lrrt_stage(const ExperimentConfig& e) {
-  return {Stage::lrrt, {Stage::plan}, [e](const StageInputs& in) {
-            const auto plan = plan_of(in);
+// Seconds per epoch as calibrated, 0 without a calibration.
+double calibrated_seconds(const StageInputs& in) {
+  const auto found = in.decisions.find(Stage::calibrate);
+  return found == in.decisions.end() ? 0 : found->second.value("seconds_per_epoch", 0.0);
+}
+
+// Whole experiment: after plan, in the mode plan chose. On its own: after the calibration (with
+// a budget), in the mode that fits the budget.
+StageSpec lrrt_stage(const ExperimentConfig& e, Scope scope) {
+  std::vector<Stage> after{Stage::plan};
+  if (scope == Scope::lrrt)
+    after =
+        e.budget.device_minutes > 0 ? std::vector<Stage>{Stage::calibrate} : std::vector<Stage>{};
+  return {Stage::lrrt, after, [e, scope](const StageInputs& in) {
+            const auto plan = scope == Scope::experiment
+                                  ? plan_of(in)
+                                  : choose_plan(e, calibrated_seconds(in), Scope::lrrt);
             const auto config = lrrt_for(e, plan);
             if (config.mode == "off") {
               const auto& p = e.trial.policy;
@@ -217,8 +243,8 @@ StageSpec lrrt_stage(const ExperimentConfig& e) {
 StageSpec c1c2_stage(const ExperimentConfig& e) {
   return {Stage::c1c2, {Stage::plan, Stage::lrrt}, [e](const StageInputs& in) {
             const auto plan = plan_of(in);
-            const auto lrrt = lrrt_for(e, plan);
             const auto& lrrt_decision = in.decisions.at(Stage::lrrt);
+            const auto lrrt = lrrt_as_decided(e, lrrt_decision);
             if (!c1c2_runs(e, lrrt))
               return decided({{"enabled", false}, {"range", range_of(lrrt_decision)}});
             const auto config = c1c2_for(e, plan);
@@ -271,30 +297,30 @@ StageSpec baseline_stage(const ExperimentConfig& e) {
 
 }  // namespace
 
-PlanChoice choose_plan(const ExperimentConfig& e, double seconds_per_epoch) {
+PlanChoice choose_plan(const ExperimentConfig& e, double seconds_per_epoch, Scope scope) {
   PlanChoice p;
   p.seconds_per_epoch = seconds_per_epoch;
   p.c1c2_candidates = e.c1c2.max_candidates;
   p.baseline_candidates = e.baselines.candidates;
-  count_plan(e, p);
+  count_plan(e, scope, p);
   if (p.fits) return p;
   if (e.lrrt.mode == "auto") {
     p.lrrt_quick = true;
-    count_plan(e, p);
-    if (p.fits) return p;
+    count_plan(e, scope, p);
+    if (p.fits || scope == Scope::lrrt) return p;
   }
   for (bool reduced = true; reduced && !p.fits;) {
     reduced = false;
     if (p.c1c2_candidates > 2) {
       p.c1c2_candidates = std::max(2, p.c1c2_candidates / 2);
       reduced = true;
-      count_plan(e, p);
+      count_plan(e, scope, p);
       if (p.fits) break;
     }
     if (p.baseline_candidates > 3) {
       p.baseline_candidates = std::max(3, p.baseline_candidates / 2);
       reduced = true;
-      count_plan(e, p);
+      count_plan(e, scope, p);
     }
   }
   return p;
@@ -397,12 +423,17 @@ double measured_seconds_per_epoch(const search::JobResult& calibration, double d
   return epochs > 0 ? seconds / epochs * device_share : 0;
 }
 
-std::vector<StageSpec> experiment_stages(const ExperimentConfig& e, double device_share) {
+std::vector<StageSpec> experiment_stages(const ExperimentConfig& e, double device_share,
+                                         Scope scope) {
   std::vector<StageSpec> stages;
   if (e.budget.device_minutes > 0) stages.push_back(calibrate_stage(e, device_share));
+  if (scope == Scope::lrrt) {
+    stages.push_back(lrrt_stage(e, scope));
+    return stages;
+  }
   stages.push_back(plan_stage(e));
   if (any_mi_method(e)) {
-    stages.push_back(lrrt_stage(e));
+    stages.push_back(lrrt_stage(e, scope));
     stages.push_back(c1c2_stage(e));
     stages.push_back(mi_sgd_stage(e));
   }

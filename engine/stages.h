@@ -6,7 +6,9 @@
 //
 // "plan" fits the experiment to its budget (quick-mode LRRT, fewer candidates) from the
 // measured seconds per epoch; every later stage reads that choice from plan's stored decision,
-// so a resumed run plans exactly as the first one did.
+// so a resumed run plans exactly as the first one did. The LRRT's decision records the mode it
+// ran in, and C1/C2 reads it from there: an LRRT decided on its own (Scope::lrrt, `automl
+// lrrt`) is reused as it stands by a later run of the whole experiment.
 #include <map>
 #include <string>
 #include <vector>
@@ -15,6 +17,10 @@
 #include "experiments/experiment.h"
 
 namespace automl::engine {
+
+// What a run decides: the whole experiment, or only its LR range test (calibrate -> lrrt, the
+// mode chosen for the budget from the LRRT's own cost).
+enum class Scope { experiment, lrrt };
 
 // How the experiment is fitted to its budget.
 struct PlanChoice {
@@ -32,7 +38,9 @@ struct PlanChoice {
 // The plan of `experiment` at `seconds_per_epoch`: the full plan when it fits the budget, else
 // quick-mode LRRT (lrrt.mode auto), then fewer C1/C2 and baseline candidates (halved in turn,
 // down to 2 and 3) until it fits. `fits` says whether it does in the end.
-PlanChoice choose_plan(const experiments::ExperimentConfig& experiment, double seconds_per_epoch);
+// With Scope::lrrt only calibration and the LRRT are counted.
+PlanChoice choose_plan(const experiments::ExperimentConfig& experiment, double seconds_per_epoch,
+                       Scope scope = Scope::experiment);
 
 // Lines for the terminal and --dry-run: per stage jobs, epochs and estimated device-seconds,
 // then the total against the budget.
@@ -51,6 +59,6 @@ double measured_seconds_per_epoch(const search::JobResult& calibration, double d
 
 // The stage graph of `experiment` for the scheduler.
 std::vector<StageSpec> experiment_stages(const experiments::ExperimentConfig& experiment,
-                                         double device_share);
+                                         double device_share, Scope scope = Scope::experiment);
 
 }  // namespace automl::engine

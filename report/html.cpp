@@ -1,6 +1,7 @@
 // html_report(): one self-contained page, tables plus inline SVG plots (report/svg.h).
 #include <fmt/format.h>
 
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <numeric>
@@ -249,6 +250,36 @@ std::string mi_curve_section(const ReportOptions& options) {
 }
 
 }  // namespace
+
+std::string lrrt_svg(const ExperimentSummary& summary) {
+  return lrrt_chart(summary);
+}
+
+std::string lr_sweep_svg(const std::vector<double>& lrs, const std::vector<double>& losses,
+                         const std::vector<double>& smoothed, std::optional<double> suggestion) {
+  Chart chart("LR sweep (Smith): training loss per batch", "learning rate", "training loss");
+  chart.log_x();
+  // Past divergence the losses dwarf the descent the suggestion is read from: plot finite
+  // values up to 4x the first smoothed loss.
+  const double cap = smoothed.empty() ? 0 : 4 * smoothed.front();
+  Series batch{"batch loss", {}, {}, {}, "#9ecae1"};
+  Series smooth{"smoothed loss", {}, {}, {}, palette(0)};
+  for (std::size_t i = 0; i < lrs.size(); ++i) {
+    if (std::isfinite(losses[i]) && losses[i] <= cap) {
+      batch.x.push_back(lrs[i]);
+      batch.y.push_back(losses[i]);
+    }
+    if (std::isfinite(smoothed[i]) && smoothed[i] <= cap) {
+      smooth.x.push_back(lrs[i]);
+      smooth.y.push_back(smoothed[i]);
+    }
+  }
+  chart.add(batch);
+  chart.add(smooth);
+  if (suggestion)
+    chart.mark({*suggestion, fmt::format("suggestion {:.3g}", *suggestion), "#2ca02c"});
+  return chart.svg();
+}
 
 std::string html_report(const std::vector<ExperimentSummary>& summaries,
                         const ReportOptions& options) {

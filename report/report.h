@@ -80,6 +80,16 @@ void print_table(const ExperimentSummary& summary, std::ostream& out);
 std::string html_report(const std::vector<ExperimentSummary>& summaries,
                         const ReportOptions& options = {});
 
+// `automl lrrt`'s files: the LRRT figure of `summary` (final attribute per LR, the range shaded)
+// as a standalone SVG file, and table D as CSV, one row per (trial, LR).
+std::string lrrt_svg(const ExperimentSummary& summary);
+std::string lrrt_table_csv(const ExperimentSummary& summary);
+
+// Smith's one-run LR sweep (`automl lrrt --method smith`): the batch and smoothed losses
+// against the LR on a log axis, the suggested LR marked when there is one.
+std::string lr_sweep_svg(const std::vector<double>& lrs, const std::vector<double>& losses,
+                         const std::vector<double>& smoothed, std::optional<double> suggestion);
+
 // Mean and sample standard deviation (n - 1; 0 for fewer than 2 values).
 std::pair<double, double> mean_sd(const std::vector<double>& values);
 

@@ -104,4 +104,15 @@ void print_table(const ExperimentSummary& s, std::ostream& out) {
   out << "\n";
 }
 
+std::string lrrt_table_csv(const ExperimentSummary& s) {
+  std::string csv =
+      "trial,lr,crashed,min_d_s,initial_loss,final_loss,initial_ity,final_ity,initial_accuracy,"
+      "final_accuracy\n";
+  for (const auto& r : s.lrrt_table)
+    csv += fmt::format("{},{},{},{},{},{},{},{},{},{}\n", r.trial, r.lr, r.crashed ? 1 : 0,
+                       r.min_ds, r.initial_loss, r.final_loss, r.initial_ity, r.final_ity,
+                       r.initial_accuracy, r.final_accuracy);
+  return csv;
+}
+
 }  // namespace automl::report

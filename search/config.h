@@ -28,6 +28,18 @@ struct LrrtConfig {
   bool layerwise = false;  // per-layer ranges from per-layer ITY
 };
 
+// Leslie Smith's single-run LR sweep (search/smith.h), with PyTorch Lightning's lr_find
+// defaults: 100 steps from 1e-8 to 1, loss smoothed with beta 0.98, stop past 4x the best.
+struct SmithConfig {
+  double lr_start = 1e-8;
+  double lr_end = 1;
+  int steps = 100;
+  double beta = 0.98;      // exponential smoothing of the per-batch loss
+  double stop_factor = 4;  // stop once the smoothed loss exceeds this x its best
+  int skip_begin = 10;     // steps left out of the suggestion at the start
+  int skip_end = 1;        // and at the end
+};
+
 // Automatic C1/C2: distinct ranges from a grid, scored by short MI-SGD runs on a validation
 // split under successive halving.
 struct C1C2Config {

@@ -20,6 +20,9 @@
 //      plan_baseline_finals(baselines, base, choices, seeds) -> "baseline/adam/seed=1"
 //   (4 does not depend on 1-3 and may run beside them.)
 //
+// run_smith_sweep (search/smith.h) is Leslie Smith's one-run LR sweep, beside Algorithm 2 for
+// comparison (`automl lrrt --method smith`); nothing else uses it.
+//
 // run_jobs_sequentially (search/run.h) runs jobs in-process, for tests and small tools.
 #include "search/baselines.h"
 #include "search/c1c2.h"
@@ -28,3 +31,4 @@
 #include "search/lrrt.h"
 #include "search/plan.h"
 #include "search/run.h"
+#include "search/smith.h"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The newcomer's example end to end, as README.md's "Tune your own model" runs it: model.py
-# (Debian's python3-torch) writes the scripted model and the tensor files, `automl run` runs
-# examples/your-model/experiment.yaml on the CPU, and `automl report` must list MI-SGD model-
-# and layer-wise and every baseline, each with a finished run. It runs in a copy of the example,
+# (Debian's python3-torch) writes the scripted model and the tensor files, `automl lrrt` runs the
+# range test inside a one-minute budget and `--method smith` Smith's sweep, `automl run` runs
+# examples/your-model/experiment.yaml on the CPU reusing that range test, and `automl report`
+# must list MI-SGD model- and layer-wise and every baseline, each with a finished run. It runs in a copy of the example,
 # so the source tree stays clean. Exit 77 (CTest: skipped) without python3-torch or Fashion-MNIST.
 #
 #   tests/example_your_model.sh path/to/automl
@@ -31,8 +32,31 @@ cd "$work"
 for file in model.pt data/train.pt data/test.pt; do
   [[ -s $file ]] || fail "model.py wrote no $file"
 done
-"$automl" run experiment.yaml --threads "${AUTOML_EXAMPLE_THREADS:-2}" >run.log 2>&1 ||
+threads=${AUTOML_EXAMPLE_THREADS:-2}
+
+# The range test alone, inside a one-minute budget; then Smith's sweep beside it.
+"$automl" lrrt experiment.yaml --budget 1m --threads "$threads" >lrrt.log 2>&1 ||
+  fail "automl lrrt exited $? ($(tail -n 5 lrrt.log))"
+cat lrrt.log
+grep -Eq "^  LR_min [0-9.e-]+  LR_max [0-9.e-]+  LR_top [0-9.e-]+  eps [0-9.e-]+$" lrrt.log ||
+  fail "automl lrrt printed no range"
+spent=$(sed -nE 's/^  ([0-9.]+) device-s \(calibration and range test\) of a 60 device-s budget$/\1/p' lrrt.log)
+[[ -n $spent ]] || fail "automl lrrt printed no device-seconds against its budget"
+awk -v s="$spent" 'BEGIN { exit !(s <= 60) }' || fail "automl lrrt spent $spent device-s of 60"
+for file in table-d.csv range-test.svg; do
+  [[ -s runs/your-model.db.lrrt/your-model/$file ]] || fail "automl lrrt wrote no $file"
+done
+"$automl" lrrt experiment.yaml --method smith --threads "$threads" >smith.log 2>&1 ||
+  fail "automl lrrt --method smith exited $? ($(tail -n 5 smith.log))"
+cat smith.log
+grep -Eq "suggestion \(steepest descent of the smoothed loss\): [0-9.e-]+$" smith.log ||
+  fail "automl lrrt --method smith printed no suggestion"
+grep -q "Algorithm 2 (stored)" smith.log || fail "the sweep did not show the stored range beside it"
+
+"$automl" run experiment.yaml --threads "$threads" >run.log 2>&1 ||
   fail "automl run exited $? ($(tail -n 5 run.log))"
+# The whole run reuses the stored range test: it plans no LRRT trial of its own.
+if grep -q "stage lrrt: planned" run.log; then fail "automl run ran the LR range test again"; fi
 "$automl" report --db runs/your-model.db >report.txt 2>&1 ||
   fail "automl report exited $? ($(tail -n 5 report.txt))"
 cat report.txt

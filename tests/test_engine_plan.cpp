@@ -144,3 +144,87 @@ TEST_CASE("The experiment's stages run end to end on the fake runner", "[engine]
   CHECK(results.size() == 3 * 2);  // mi_sgd, adam, step x 2 seeds
   for (const auto& r : results) CHECK(r.trial_id > 0);
 }
+
+namespace {
+
+// 1 s per epoch; accuracy grows with the LR and the epoch, ITY with the epoch.
+FakeRunner growing_runner(storage::Storage& db) {
+  return FakeRunner(db, [](const storage::TrialRow&, const trials::TrialConfig& config) {
+    FakeOutcome o;
+    o.seconds = config.epochs;
+    const double lr = config.optimizer.lr;
+    for (int epoch = config.mi.enabled ? 0 : 1; epoch <= config.epochs; ++epoch) {
+      trials::EpochRecord r;
+      r.epoch = epoch;
+      r.lr = lr;
+      r.seconds = epoch == 0 ? 0 : 1;
+      r.train_loss = 2.3 - 0.1 * epoch;
+      r.train_accuracy = epoch == 0 ? 0.1 : 0.1 + 0.05 * epoch * (4 + std::log10(lr));
+      r.validation_accuracy = r.train_accuracy;
+      r.test_accuracy = r.train_accuracy;
+      r.ity = 0.2 + 0.3 * epoch;
+      o.epochs.push_back(r);
+    }
+    o.summary.final_test_accuracy = o.epochs.back().test_accuracy;
+    o.summary.epochs_run = config.epochs;
+    return o;
+  });
+}
+
+std::size_t trials_of(storage::Storage& db, Stage stage) {
+  storage::TrialFilter filter;
+  filter.stage = stage;
+  return db.trials(filter).size();
+}
+
+}  // namespace
+
+TEST_CASE("An LR range test on its own fits its budget, and a whole run reuses it", "[engine]") {
+  auto e = hand_experiment();
+  e.trial.epochs = 2;
+  e.seeds = {1};
+  e.baselines.candidates = 2;
+  e.c1c2.enabled = true;
+  e.c1c2.max_candidates = 2;
+  e.c1c2.min_epochs = 1;
+  e.c1c2.max_epochs = 2;
+  test::TempDir dir;
+  auto db = storage::open_sqlite(dir.file("lrrt.db"));
+  const auto experiment = db->create_experiment(e.name, "name: plan\n");
+  const auto quiet = [](const std::string&) {};
+
+  // 30 device-s: calibration (1 epoch) + the full LRRT (60 epochs) does not fit; quick does (24).
+  auto alone = e;
+  alone.budget.device_minutes = 0.5;
+  CHECK(choose_plan(alone, 1, Scope::lrrt).lrrt_quick);
+  CHECK(choose_plan(alone, 1, Scope::lrrt).total_epochs == 1 + 24);
+  auto runner = growing_runner(*db);
+  SchedulerOptions budget;
+  budget.budget_device_seconds = 30;
+  Scheduler lrrt_only(*db, experiment, experiment_stages(alone, 1, Scope::lrrt),
+                      make_slots("cpu", 0, 1, 1), runner, budget, quiet);
+  const auto first = lrrt_only.run();
+  CHECK(first.complete);
+  CHECK(first.device_seconds <= 30);
+  CHECK(trials_of(*db, Stage::lrrt) == 2 * 4);  // quick: 2 trials x 4 LRs
+  for (const auto stage : {Stage::plan, Stage::c1c2, Stage::mi_sgd, Stage::baseline_search})
+    CHECK(trials_of(*db, stage) == 0);
+  const auto bounds = db->lrrt_bounds(experiment);
+  REQUIRE(bounds.size() == 1);
+
+  // The whole experiment without a budget would plan the full LRRT; it keeps the quick one, and
+  // C1/C2 rebuilds table D from it as it ran (2 trials x 3 epochs, none missing).
+  auto whole_runner = growing_runner(*db);
+  Scheduler whole(*db, experiment, experiment_stages(e, 1), make_slots("cpu", 0, 1, 1),
+                  whole_runner, {}, quiet);
+  const auto second = whole.run();
+  CHECK(second.complete);
+  CHECK(trials_of(*db, Stage::lrrt) == 2 * 4);
+  for (const auto& p : whole_runner.placements) CHECK(p.stage != Stage::lrrt);
+  CHECK(trials_of(*db, Stage::c1c2) > 0);
+  CHECK(db->lrrt_bounds(experiment).at(0).lr_max == bounds[0].lr_max);
+  for (const auto& stage : db->stages(experiment))
+    if (stage.stage == Stage::plan)
+      CHECK_FALSE(nlohmann::json::parse(stage.decision).at("lrrt_quick").get<bool>());
+  CHECK(db->results(experiment).size() == 3);  // mi_sgd, adam, step x 1 seed
+}

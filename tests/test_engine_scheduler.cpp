@@ -255,6 +255,34 @@ TEST_CASE("No job starts once the budget is spent, and the run says so", "[engin
     return line.find("budget spent") != std::string::npos;
   }));
 
+  SECTION("a job whose estimate does not fit what is left does not start") {
+    Fixture g;
+    FakeRunner r2(*g.db, [](const auto&, const auto&) { return outcome(10); });
+    auto priced = rounds_stage(Stage::lrrt, {}, 1, 6);
+    priced.next = [plain = priced.next](const StageInputs& in) {
+      auto step = plain(in);
+      step.seconds_per_epoch = 5;  // 2 epochs: 10 s per job
+      return step;
+    };
+    // t = 0: 0 + 10 <= 25 starts; t = 10: 10 + 10 <= 25 starts; t = 20: 20 + 10 > 25 does not.
+    const auto r = g.run({priced}, 1, r2, options);
+    CHECK(r2.placements.size() == 2);
+    CHECK(r.budget_spent);
+    CHECK(r.device_seconds <= 25);
+    CHECK(std::any_of(g.log.begin(), g.log.end(), [](const std::string& line) {
+      return line.find("budget too short for the next job (~10 device-s)") != std::string::npos;
+    }));
+    SECTION("on two slots the running job's estimate counts") {
+      Fixture h;
+      // 20 s on a half-device slot: the estimated 10 device-s. t = 0: 0 + 10 fits, then
+      // 0 + 10 (the running job's estimate) + 10 fits; t = 20: 20 spent + 10 > 25.
+      FakeRunner r3(*h.db, [](const auto&, const auto&) { return outcome(20); });
+      const auto r = h.run({priced}, 2, r3, options);
+      CHECK(r3.placements.size() == 2);
+      CHECK(r.device_seconds == Approx(20));
+    }
+  }
+
   SECTION("an epoch budget stops it the same way") {
     Fixture g;
     FakeRunner r2(*g.db, [](const auto&, const auto&) { return outcome(10); });

@@ -18,13 +18,15 @@ int run(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every command");
   automl::cli::add_run_commands(app);
+  automl::cli::add_lrrt_commands(app);
   automl::cli::add_query_commands(app);
   automl::cli::add_report_commands(app);
   automl::cli::add_mi_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // CLI11 numbers its errors (105 for a failed check, ...); every usage error exits 2.
+    return app.exit(e) == 0 ? 0 : 2;
   }
   return 0;
 }

@@ -3,12 +3,12 @@
 #include <fmt/format.h>
 
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 
 #include "common/error.h"
 #include "engine/cli/commands.h"
+#include "engine/cli/files.h"
 #include "report/report.h"
 #include "storage/storage.h"
 
@@ -31,16 +31,6 @@ std::vector<storage::ExperimentRow> chosen_experiments(storage::Storage& db,
   return {*found};
 }
 
-void write_file(const std::string& path, const std::string& text) {
-  const auto temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::binary);
-    if (!out) throw InputError(path, "cannot write the HTML report");
-    out << text;
-  }
-  std::filesystem::rename(temporary, path);  // never a half-written page
-}
-
 void run_report(const ReportArgs& a) {
   if (!std::filesystem::exists(a.database)) throw InputError(a.database, "no such database");
   const auto db = storage::open_sqlite(a.database, storage::Access::read_only);
@@ -54,7 +44,7 @@ void run_report(const ReportArgs& a) {
   }
   if (summaries.empty()) std::cout << "the database holds no experiments\n";
   if (a.html.empty()) return;
-  write_file(a.html, report::html_report(summaries, options));
+  write_file(a.html, report::html_report(summaries, options), "the HTML report");
   std::cout << "HTML report written to " << a.html << "\n";
 }
 

@@ -1,0 +1,29 @@
+#include "engine/cli/files.h"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "common/error.h"
+
+namespace automl::cli {
+
+void write_file(const std::string& path, const std::string& text, const std::string& what) {
+  const auto temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::binary);
+    if (out) out << text << std::flush;
+    if (!out) {
+      const std::string reason = std::strerror(errno);
+      std::error_code ignored;
+      std::filesystem::remove(temporary, ignored);
+      throw InputError(path, fmt::format("cannot write {}: {}", what, reason));
+    }
+  }
+  std::filesystem::rename(temporary, path);
+}
+
+}  // namespace automl::cli
