@@ -24,8 +24,9 @@ enum class StageStatus { waiting, planned, done, failed, skipped };
 // interrupted (a signal ended the engine; the next run resumes it).
 enum class ExperimentStatus { running, done, stopped, interrupted };
 
-// The stages of an experiment (engine/stages.h holds the graph that links them).
-enum class Stage { calibrate, plan, lrrt, c1c2, mi_sgd, baseline_search, baseline };
+// The stages of an experiment (engine/stages.h holds the graph that links them). `place` is the
+// engine's choice of slots x threads (engine/placement.h), decided before the others start.
+enum class Stage { place, calibrate, plan, lrrt, c1c2, mi_sgd, baseline_search, baseline };
 
 // How a trial sets its learning rate: `sgd` is plain SGD at the trial's fixed LR (calibration
 // and the LR range test); the rest are the methods the report compares.
@@ -56,8 +57,8 @@ struct Names<ExperimentStatus> {
 template <>
 struct Names<Stage> {
   static constexpr std::string_view kind = "stage";
-  static constexpr std::array<std::string_view, 7> text = {
-      "calibrate", "plan", "lrrt", "c1c2", "mi_sgd", "baseline_search", "baseline"};
+  static constexpr std::array<std::string_view, 8> text = {
+      "place", "calibrate", "plan", "lrrt", "c1c2", "mi_sgd", "baseline_search", "baseline"};
 };
 template <>
 struct Names<Method> {

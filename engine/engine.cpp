@@ -121,14 +121,68 @@ int visible_gpus() {
   return static_cast<int>(torch::cuda::device_count());
 }
 
-std::vector<Slot> machine_slots(const experiments::ExperimentConfig& e, int gpus) {
+namespace {
+
+void check_devices(const experiments::ExperimentConfig& e, int gpus) {
   if (e.devices.kind == "cuda" && gpus == 0)
     throw InputError(e.file, "devices.kind: cuda asked for, but no GPU is visible");
   // A trial on the CPU that asked for a GPU would silently be a different experiment.
   if (e.trial.device.rfind("cuda", 0) == 0 && (gpus == 0 || e.devices.kind == "cpu"))
     throw InputError(e.file, fmt::format("device: {} asked for, but {}", e.trial.device,
                                          gpus == 0 ? "no GPU is visible" : "devices.kind is cpu"));
-  return make_slots(e.devices.kind, gpus, e.devices.slots_per_gpu, e.devices.cpu_slots);
+}
+
+std::optional<PlacementChoice> stored_placement(storage::Storage& storage,
+                                                std::int64_t experiment_id) {
+  for (const auto& stage : storage.stages(experiment_id))
+    if (stage.stage == Stage::place && stage.status == StageStatus::done)
+      return placement_from_json(nlohmann::json::parse(stage.decision));
+  return std::nullopt;
+}
+
+// Seconds each layout trains for while the placement is measured.
+constexpr double kProbeSeconds = 2;
+
+}  // namespace
+
+PlacementChoice place_experiment(const experiments::ExperimentConfig& e, int gpus,
+                                 storage::Storage* storage, std::int64_t experiment_id,
+                                 const std::string& worker_executable, const Log& log) {
+  check_devices(e, gpus);
+  if (storage && experiment_id > 0)
+    if (auto stored = stored_placement(*storage, experiment_id)) return *stored;
+  const int cores = mi::resolve_threads(0);
+  if (auto fixed = fixed_placement(e, gpus, cores)) return *fixed;
+  const bool on_gpu = e.devices.kind != "cpu" && gpus > 0;
+  const auto candidates = candidate_layouts(cores, on_gpu ? gpus : 1, on_gpu);
+  log(fmt::format("placing: {:g} s of the base trial at {} layout(s) of slots x threads",
+                  kProbeSeconds, candidates.size()));
+  const auto placement = choose_placement(
+      candidates, on_gpu, process_probe(worker_executable, e.trial, on_gpu, kProbeSeconds));
+  if (storage && experiment_id > 0) {
+    storage::StageDecision decision;
+    decision.experiment_id = experiment_id;
+    decision.stage = Stage::place;
+    decision.decision = placement_json(placement).dump();
+    storage->save_decision(decision);
+  }
+  return placement;
+}
+
+std::vector<Slot> machine_slots(const experiments::ExperimentConfig& e, int gpus,
+                                const PlacementChoice& p) {
+  check_devices(e, gpus);
+  return make_slots(p.on_gpu ? "cuda" : "cpu", gpus, p.layout.slots, p.layout.slots);
+}
+
+std::vector<Slot> machine_slots(const experiments::ExperimentConfig& e, int gpus) {
+  check_devices(e, gpus);
+  auto placement = fixed_placement(e, gpus, mi::resolve_threads(0));
+  if (!placement) {
+    placement = PlacementChoice{};
+    placement->on_gpu = e.devices.kind != "cpu" && gpus > 0;
+  }
+  return machine_slots(e, gpus, *placement);
 }
 
 std::string checkpoint_dir(const std::string& database, const std::string& experiment) {
@@ -136,17 +190,24 @@ std::string checkpoint_dir(const std::string& database, const std::string& exper
 }
 
 std::vector<std::string> describe_plan(const experiments::ExperimentConfig& e,
-                                       storage::Storage* storage, const Log& log) {
+                                       storage::Storage* storage,
+                                       const std::string& worker_executable, const Log& log) {
+  const int gpus = visible_gpus();
+  const auto found = storage ? storage->find_experiment(e.name) : std::nullopt;
+  // Measured but not stored: a dry run writes nothing.
+  const auto placement = place_experiment(e, gpus, found ? storage : nullptr, found ? found->id : 0,
+                                          worker_executable, log);
+  std::vector<std::string> lines{"placement: " + describe_placement(placement, gpus)};
   double seconds_per_epoch = 0;
   if (e.budget.device_minutes > 0) {
-    const auto found = storage ? storage->find_experiment(e.name) : std::nullopt;
     if (found)
       for (const auto& stage : storage->stages(found->id))
         if (stage.stage == Stage::calibrate && stage.status == StageStatus::done)
           seconds_per_epoch = nlohmann::json::parse(stage.decision).value("seconds_per_epoch", 0.0);
     if (seconds_per_epoch <= 0) {
       log("calibrating: one epoch of the base trial, to estimate the cost");
-      const auto slots = machine_slots(e, visible_gpus());
+      const auto slots = machine_slots(e, gpus, placement);
+      trials::set_threads(placement.layout.threads);
       auto job = calibration_job(e);
       job.config.device = slots.front().device;
       search::JobResult result;
@@ -157,7 +218,9 @@ std::vector<std::string> describe_plan(const experiments::ExperimentConfig& e,
       seconds_per_epoch = measured_seconds_per_epoch(result, slots.front().device_share);
     }
   }
-  return describe_plan(e, choose_plan(e, seconds_per_epoch));
+  for (auto& line : describe_plan(e, choose_plan(e, seconds_per_epoch)))
+    lines.push_back(std::move(line));
+  return lines;
 }
 
 void check_data(const experiments::ExperimentConfig& e) {
@@ -181,10 +244,14 @@ void check_data(const experiments::ExperimentConfig& e) {
 RunReport run_experiment(const experiments::ExperimentConfig& e, storage::Storage& storage,
                          const EngineOptions& options, const Log& log) {
   const auto experiment_id = open_experiment(e, storage, log);
-  const auto slots = machine_slots(e, options.gpus >= 0 ? options.gpus : visible_gpus());
+  const int gpus = options.gpus >= 0 ? options.gpus : visible_gpus();
+  const auto placement =
+      place_experiment(e, gpus, &storage, experiment_id, options.worker_executable, log);
+  const auto slots = machine_slots(e, gpus, placement);
   const bool whole = options.scope == Scope::experiment;
   const auto status_before = storage.find_experiment(e.name)->status;
   storage.set_experiment_status(experiment_id, ExperimentStatus::running);
+  log("placement: " + describe_placement(placement, gpus));
   log(fmt::format("{} slot(s): {}", slots.size(), [&] {
     std::string names;
     for (const auto& s : slots) names += (names.empty() ? "" : " ") + s.name;
@@ -196,7 +263,7 @@ RunReport run_experiment(const experiments::ExperimentConfig& e, storage::Storag
   runner_options.executable = options.worker_executable;
   runner_options.database = e.database;
   runner_options.checkpoint_dir = checkpoint_dir(e.database, e.name);
-  runner_options.threads = mi::resolve_threads(e.threads, static_cast<int>(slots.size()));
+  runner_options.threads = placement.layout.threads;
   runner_options.heartbeat_seconds = options.heartbeat_seconds;
   ProcessRunner runner(runner_options);
 

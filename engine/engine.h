@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/placement.h"
 #include "engine/scheduler.h"
 #include "engine/stages.h"
 #include "experiments/experiment.h"
@@ -31,10 +32,13 @@ std::string checkpoint_dir(const std::string& database, const std::string& exper
 // (trials::check_model). Throws InputError naming the experiment file.
 void check_data(const experiments::ExperimentConfig& experiment);
 
-// The plan as `--dry-run` shows it: per stage jobs, epochs, estimated cost, against the budget.
-// With a device-minutes budget and no stored calibration, a one-epoch calibration runs here.
+// The plan as `--dry-run` shows it: the placement (measured with `worker_executable` when the
+// experiment's slots are auto), per stage jobs, epochs, estimated cost, against the budget. With
+// a device-minutes budget and no stored calibration, a one-epoch calibration runs here, with
+// the threads a worker would have.
 std::vector<std::string> describe_plan(const experiments::ExperimentConfig& experiment,
-                                       storage::Storage* storage, const Log& log);
+                                       storage::Storage* storage,
+                                       const std::string& worker_executable, const Log& log);
 
 // Runs (or resumes) `experiment` against `storage`; progress lines go to `log`. Throws
 // InputError when the database holds a different experiment under the same name.
@@ -53,8 +57,19 @@ struct Outcome {
 };
 Outcome outcome_of(const RunReport& report);
 
-// The slots of the experiment's `devices` on this machine, given `gpus` visible GPUs. Refuses
-// (InputError) a GPU experiment on a machine without one.
+// Where the experiment's trials run on this machine with `gpus` visible GPUs: the placement
+// stored with it (`experiment_id` > 0 and a `place` decision), the experiment's own layout when
+// it fixes its slots, else measured now with `worker_executable` (engine/placement.h) and stored
+// when `storage` is given. Refuses (InputError) a GPU experiment on a machine without one.
+PlacementChoice place_experiment(const experiments::ExperimentConfig& experiment, int gpus,
+                                 storage::Storage* storage, std::int64_t experiment_id,
+                                 const std::string& worker_executable, const Log& log);
+
+// The slots of `placement` on this machine.
+std::vector<Slot> machine_slots(const experiments::ExperimentConfig& experiment, int gpus,
+                                const PlacementChoice& placement);
+// The same for a fixed placement, one slot where the experiment's slots are auto (for tools
+// that run one trial, and for the checks alone).
 std::vector<Slot> machine_slots(const experiments::ExperimentConfig& experiment, int gpus);
 int visible_gpus();
 

@@ -475,13 +475,32 @@ void read_budget(Fields f, BudgetConfig& b) {
   f.reject_unknown();
 }
 
+// A slot count, or `auto` (DevicesConfig::kAuto).
+void read_slots(Fields& f, const std::string& key, int& slots, int most) {
+  if (!f.has(key)) return;
+  std::string text;
+  f.optional(key, text);
+  if (text == "auto") {
+    slots = DevicesConfig::kAuto;
+    return;
+  }
+  const auto refuse = [&] {
+    return InputError(f.where(key),
+                      fmt::format("must be auto or a count from 1 to {}, got '{}'", most, text));
+  };
+  try {
+    f.optional(key, slots);
+  } catch (const InputError&) {
+    throw refuse();
+  }
+  if (slots < 1 || slots > most) throw refuse();
+}
+
 void read_devices(Fields f, DevicesConfig& d) {
   f.optional("kind", d.kind);
   check_choice(f, "kind", d.kind, {"auto", "cpu", "cuda"});
-  f.optional("slots_per_gpu", d.slots_per_gpu);
-  check_range(f, "slots_per_gpu", d.slots_per_gpu, 1, 256);
-  f.optional("cpu_slots", d.cpu_slots);
-  check_range(f, "cpu_slots", d.cpu_slots, 1, 1024);
+  read_slots(f, "slots_per_gpu", d.slots_per_gpu, 256);
+  read_slots(f, "cpu_slots", d.cpu_slots, 1024);
   f.reject_unknown();
 }
 

@@ -24,9 +24,10 @@ struct BudgetConfig {
 };
 
 struct DevicesConfig {
-  std::string kind = "auto";  // auto (every visible GPU, else the CPU) | cpu | cuda
-  int slots_per_gpu = 4;      // concurrent trials per GPU (small models share a GPU well)
-  int cpu_slots = 1;
+  static constexpr int kAuto = 0;  // slots chosen by measurement (engine/placement.h)
+  std::string kind = "auto";       // auto (every visible GPU, else the CPU) | cpu | cuda
+  int slots_per_gpu = kAuto;       // concurrent trials per GPU, or kAuto
+  int cpu_slots = kAuto;           // concurrent trials on the CPU, or kAuto
 };
 
 // What `automl report` shows for the experiment.

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <random>
@@ -56,6 +57,11 @@ std::vector<std::uint8_t> idx_bytes(const std::vector<std::uint32_t>& shape,
       bytes.push_back(static_cast<std::uint8_t>((size >> shift) & 0xff));
   bytes.insert(bytes.end(), data.begin(), data.end());
   return bytes;
+}
+
+std::string automl_binary() {
+  const auto self = std::filesystem::read_symlink("/proc/self/exe");
+  return (self.parent_path().parent_path() / "automl").string();
 }
 
 std::string tiny_idx_dir() {

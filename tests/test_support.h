@@ -61,6 +61,9 @@ std::vector<std::uint8_t> idx_bytes(const std::vector<std::uint32_t>& shape,
 std::string tiny_idx_dir();
 
 std::string fashion_mnist_dir();
+
+// The automl executable of this build (build/tests/automl_tests -> build/automl).
+std::string automl_binary();
 // scripts/extract-sklearn-data.sh's diabetes table (the regression tests' data).
 std::string diabetes_csv();
 

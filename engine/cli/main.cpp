@@ -22,6 +22,7 @@ int run(int argc, char** argv) {
   automl::cli::add_query_commands(app);
   automl::cli::add_report_commands(app);
   automl::cli::add_mi_commands(app);
+  automl::cli::add_throughput_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

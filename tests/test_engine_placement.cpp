@@ -1,0 +1,132 @@
+// Placement: the layouts measured, the choice among measurements (a fake probe, CPU and GPU),
+// `auto` in the YAML, a stored choice reused, and the real probe on Fashion-MNIST.
+#include <catch2/catch.hpp>
+
+#include <map>
+
+#include "engine/engine.h"
+#include "engine/placement.h"
+#include "experiments/experiment.h"
+#include "test_support.h"
+
+using namespace automl;
+using namespace automl::engine;
+
+namespace {
+
+std::vector<std::pair<int, int>> pairs(const std::vector<Layout>& layouts) {
+  std::vector<std::pair<int, int>> out;
+  for (const auto& l : layouts) out.emplace_back(l.slots, l.threads);
+  return out;
+}
+
+// A probe that answers from a table of images/s by slot count and records what it measured.
+struct TableProbe {
+  explicit TableProbe(std::map<int, double> rates) : rate(std::move(rates)) {}
+  std::map<int, double> rate;
+  std::vector<int> asked;
+  LayoutProbe probe() {
+    return [this](const Layout& l) {
+      asked.push_back(l.slots);
+      return rate.at(l.slots);
+    };
+  }
+};
+
+}  // namespace
+
+TEST_CASE("Placement measures 1, 2, 4, ... slots with the cores split among them",
+          "[engine][placement]") {
+  using P = std::vector<std::pair<int, int>>;
+  CHECK(pairs(candidate_layouts(2, 1, false)) == P{{1, 2}, {2, 1}});
+  CHECK(pairs(candidate_layouts(16, 1, false)) == P{{1, 16}, {2, 8}, {4, 4}, {8, 2}, {16, 1}});
+  CHECK(pairs(candidate_layouts(6, 1, false)) == P{{1, 6}, {2, 3}, {4, 1}, {6, 1}});
+  CHECK(pairs(candidate_layouts(1, 1, false)) == P{{1, 1}});
+  // GPUs: up to 8 slots each, the host's cores shared by every slot of every GPU.
+  CHECK(pairs(candidate_layouts(16, 1, true)) == P{{1, 16}, {2, 8}, {4, 4}, {8, 2}});
+  CHECK(pairs(candidate_layouts(16, 2, true)) == P{{1, 8}, {2, 4}, {4, 2}, {8, 1}});
+}
+
+TEST_CASE("Placement keeps the fastest layout, fewer slots on a near tie", "[engine][placement]") {
+  SECTION("a small model on the CPU: two one-thread slots") {
+    TableProbe t({{1, 4540}, {2, 17164}});
+    const auto p = choose_placement(candidate_layouts(2, 1, false), false, t.probe());
+    CHECK(p.layout == Layout{2, 1});
+    CHECK(p.measured.size() == 2);
+    CHECK(p.measured[1].images_per_second == 17164);
+  }
+  SECTION("a big model: one slot with every thread") {
+    TableProbe t({{1, 900}, {2, 700}});
+    CHECK(choose_placement(candidate_layouts(2, 1, false), false, t.probe()).layout ==
+          Layout{1, 2});
+  }
+  SECTION("within 3% of fewer slots is no gain") {
+    TableProbe t({{1, 1000}, {2, 1020}, {4, 1025}, {8, 600}});
+    const auto p = choose_placement(candidate_layouts(16, 1, true), true, t.probe());
+    CHECK(p.layout == Layout{1, 16});
+    CHECK(p.on_gpu);
+  }
+  SECTION("a GPU shared by 4 small trials, and measuring stops once it falls off") {
+    TableProbe t({{1, 10000}, {2, 19000}, {4, 30000}, {8, 20000}});
+    const auto p = choose_placement(candidate_layouts(16, 1, true), true, t.probe());
+    CHECK(p.layout == Layout{4, 4});
+    CHECK(t.asked == std::vector<int>{1, 2, 4, 8});
+    TableProbe u({{1, 10000}, {2, 5000}, {4, 30000}});
+    choose_placement(candidate_layouts(16, 1, true), true, u.probe());
+    CHECK(u.asked == std::vector<int>{1, 2});  // 2 slots at half the best: stop there
+  }
+}
+
+TEST_CASE("Slots are auto by default, a count when given, and round-trip with the plan",
+          "[engine][placement]") {
+  const auto load = [](const std::string& devices) {
+    return experiments::parse_experiment(
+        "name: x\ndata:\n  path: " + test::tiny_idx_dir() + "\ndevices:\n" + devices, "x.yaml",
+        {false});
+  };
+  const auto defaults = load("  kind: cpu\n");
+  CHECK(defaults.devices.cpu_slots == experiments::DevicesConfig::kAuto);
+  CHECK(defaults.devices.slots_per_gpu == experiments::DevicesConfig::kAuto);
+  CHECK_FALSE(fixed_placement(defaults, 0, 2));
+  const auto fixed = load("  cpu_slots: 3\n  slots_per_gpu: auto\n");
+  REQUIRE(fixed_placement(fixed, 0, 12));
+  CHECK(fixed_placement(fixed, 0, 12)->layout == Layout{3, 4});
+  CHECK(test::error_of([&] {
+          load("  cpu_slots: many\n");
+        }).find("x.yaml:5: devices.cpu_slots: must be auto or a count from 1 to 1024") !=
+        std::string::npos);
+  auto threads_only = defaults;
+  threads_only.threads = 1;
+  CHECK(fixed_placement(threads_only, 0, 4)->layout == Layout{4, 1});
+
+  PlacementChoice p;
+  p.layout = {2, 1};
+  p.measured = {{{1, 2}, 4540.5}, {{2, 1}, 17164}};
+  const auto back = placement_from_json(placement_json(p));
+  CHECK(back.layout == p.layout);
+  REQUIRE(back.measured.size() == 2);
+  CHECK(back.measured[0].images_per_second == 4540.5);
+  CHECK(describe_placement(p, 1) ==
+        "2 slot(s) per CPU x 1 thread(s), measured images/s per device: 1x2 4540, 2x1 17164");
+}
+
+TEST_CASE("A placement is measured once and stored with the experiment", "[engine][placement]") {
+  AUTOML_SKIP_WITHOUT(test::fashion_mnist());
+  auto e = experiments::parse_experiment(
+      "name: place\ndata:\n  path: " + test::fashion_mnist_dir() +
+          "\n  train_subset: 2000\nbatch_size: 64\ndevices:\n  kind: cpu\n",
+      "place.yaml");
+  test::TempDir dir;
+  auto db = storage::open_sqlite(dir.file("place.db"));
+  const auto id = db->create_experiment(e.name, "name: place\n");
+  std::vector<std::string> log;
+  const auto first = place_experiment(e, 0, db.get(), id, test::automl_binary(),
+                                      [&](const std::string& line) { log.push_back(line); });
+  REQUIRE(first.measured.size() >= 1);
+  for (const auto& m : first.measured) CHECK(m.images_per_second > 100);  // LeNet trains
+  // The second call reads the stored choice: nothing measured, the same layout.
+  const auto again =
+      place_experiment(e, 0, db.get(), id, "/nonexistent/automl", [](const std::string&) {});
+  CHECK(again.layout == first.layout);
+  CHECK(again.measured.size() == first.measured.size());
+}
