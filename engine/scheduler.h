@@ -35,11 +35,11 @@ struct Launch {
   Slot slot;
 };
 
-// How a started trial's worker ended.
+// How a started trial ended: its worker's answer for it, or the worker's death.
 struct Exit {
   std::int64_t trial_id = 0;
   std::string worker;  // the identity the worker claims under ("host:pid")
-  int exit_code = 0;   // of the worker process (engine/worker.h); -N = killed by signal N
+  int exit_code = 0;   // the worker's WorkerExit for it (engine/worker.h); -N = killed by signal N
   std::string how;     // "exit 0", "signal 9 (Killed)", ...
 };
 

@@ -6,7 +6,9 @@
 #
 #   tests/fault_injection.sh path/to/automl [scenario...]
 #
-# Scenarios: worker-before-claim, worker-mid-trial, engine-kill, worker-paused, sigint.
+# Scenarios: worker-before-claim, worker-mid-trial, warm-worker-mid-trial, engine-kill,
+# worker-paused, sigint. A slot's worker lives across trials (docs/engine.md), so the faults hit
+# long-lived workers; warm-worker-mid-trial kills one in a trial after its first.
 set -euo pipefail
 automl=$(realpath "$1")
 shift
@@ -14,7 +16,8 @@ source_dir=$(cd "$(dirname "$0")/.." && pwd)
 experiment="$source_dir/experiments/smoke.yaml"
 compare="$source_dir/scripts/compare-databases.py"
 scenarios=("$@")
-((${#scenarios[@]})) || scenarios=(worker-before-claim worker-mid-trial engine-kill worker-paused sigint)
+((${#scenarios[@]})) ||
+  scenarios=(worker-before-claim worker-mid-trial warm-worker-mid-trial engine-kill worker-paused sigint)
 
 if [[ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]]; then
   echo "skipped: Fashion-MNIST is not installed (scripts/setup.sh installs it)"
@@ -76,6 +79,9 @@ expect_equal() {
 }
 
 run_to_end "$work/reference.db"
+# The reference itself ran trial after trial in one worker per slot.
+[[ $(sql "$work/reference.db" "SELECT COUNT(*) > COUNT(DISTINCT worker) FROM trials") == 1 ]] ||
+  fail "reference: every trial had a worker of its own"
 
 for scenario in "${scenarios[@]}"; do
   db="$work/$scenario.db"
@@ -95,6 +101,18 @@ for scenario in "${scenarios[@]}"; do
                          (SELECT trial_id FROM epochs WHERE epoch >= 1)")
       kill -9 "${worker##*:}"
       wait "$engine" || fail "$scenario: automl run exited $?"
+      ;;
+    warm-worker-mid-trial)
+      # kill -9 of a worker that already finished a trial, in the middle of its next one: the
+      # trial runs again (from its checkpoint) in a fresh worker, with the same results.
+      start_engine "$db"
+      worker=$(wait_for "SELECT worker FROM trials WHERE status = 'running' AND id IN
+                         (SELECT trial_id FROM epochs WHERE epoch >= 1) AND worker IN
+                         (SELECT worker FROM trials WHERE status IN ('done', 'crashed'))")
+      kill -9 "${worker##*:}"
+      wait "$engine" || fail "$scenario: automl run exited $? ($(tail -n 3 "$db.log"))"
+      [[ $(sql "$db" "SELECT MAX(attempts) FROM trials") == 2 ]] ||
+        fail "$scenario: the killed worker's trial was not run again"
       ;;
     engine-kill)
       # The engine killed mid-run (its workers die with it); the rerun requeues their trials.

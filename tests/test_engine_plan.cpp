@@ -93,58 +93,6 @@ TEST_CASE("Quick-mode LRRT and fewer candidates when the full plan does not fit"
   }
 }
 
-TEST_CASE("The experiment's stages run end to end on the fake runner", "[engine]") {
-  auto e = hand_experiment();
-  e.trial.epochs = 2;
-  e.lrrt.lrs = {0.01, 0.1, 1};
-  e.baselines.candidates = 3;
-  e.seeds = {1, 2};
-  e.budget.device_minutes = 1;  // 60 device-s: the full LRRT (45 epochs) does not fit
-  test::TempDir dir;
-  auto db = storage::open_sqlite(dir.file("plan.db"));
-  const auto experiment = db->create_experiment(e.name, "name: plan\n");
-  // Every job: 1 s per epoch; accuracy and ITY grow with the LR (1 is the best).
-  FakeRunner runner(*db, [](const storage::TrialRow&, const trials::TrialConfig& config) {
-    FakeOutcome o;
-    o.seconds = config.epochs;
-    const double lr = config.optimizer.lr;
-    for (int epoch = config.mi.enabled ? 0 : 1; epoch <= config.epochs; ++epoch) {
-      trials::EpochRecord r;
-      r.epoch = epoch;
-      r.lr = lr;
-      r.seconds = epoch == 0 ? 0 : 1;
-      r.train_loss = 2.3 - 0.2 * epoch * (1 + std::log10(lr) / 3);
-      r.train_accuracy = epoch == 0 ? 0.1 : 0.1 + 0.1 * epoch * (3 + std::log10(lr));
-      r.validation_accuracy = r.train_accuracy;
-      r.test_accuracy = r.train_accuracy;
-      r.ity = 0.2 + 0.3 * epoch;
-      o.epochs.push_back(r);
-    }
-    o.summary.final_test_accuracy = o.epochs.back().test_accuracy;
-    o.summary.epochs_run = config.epochs;
-    return o;
-  });
-  Scheduler scheduler(*db, experiment, experiment_stages(e, 1), make_slots("cpu", 0, 1, 2), runner,
-                      {}, [](const std::string&) {});
-  const auto report = scheduler.run();
-  CHECK(report.complete);
-  REQUIRE(runner.placements.at(0).label == "calibrate");
-  for (const auto& p : runner.placements)
-    if (p.label != "calibrate") CHECK(p.start >= runner.placements[0].end);
-  storage::TrialFilter lrrt;
-  lrrt.stage = Stage::lrrt;
-  const auto lrrt_trials = db->trials(lrrt);
-  CHECK(lrrt_trials.size() == 2 * 3);  // quick: 2 trials x 3 LRs
-  for (const auto& t : lrrt_trials) CHECK(nlohmann::json::parse(t.config).at("epochs") == 3);
-  const auto bounds = db->lrrt_bounds(experiment);
-  REQUIRE(bounds.size() == 1);
-  CHECK(bounds[0].lr_top == 1);
-  CHECK(db->lrrt_table(experiment).size() == 6);
-  const auto results = db->results(experiment);
-  CHECK(results.size() == 3 * 2);  // mi_sgd, adam, step x 2 seeds
-  for (const auto& r : results) CHECK(r.trial_id > 0);
-}
-
 namespace {
 
 // 1 s per epoch; accuracy grows with the LR and the epoch, ITY with the epoch.
@@ -178,6 +126,39 @@ std::size_t trials_of(storage::Storage& db, Stage stage) {
 }
 
 }  // namespace
+
+TEST_CASE("The experiment's stages run end to end on the fake runner", "[engine]") {
+  auto e = hand_experiment();
+  e.trial.epochs = 2;
+  e.lrrt.lrs = {0.01, 0.1, 1};
+  e.baselines.candidates = 3;
+  e.seeds = {1, 2};
+  e.budget.device_minutes = 1;  // 60 device-s: the full LRRT (45 epochs) does not fit
+  test::TempDir dir;
+  auto db = storage::open_sqlite(dir.file("plan.db"));
+  const auto experiment = db->create_experiment(e.name, "name: plan\n");
+  auto runner = growing_runner(*db);
+  Scheduler scheduler(*db, experiment, experiment_stages(e, 1), make_slots("cpu", 0, 1, 2), runner,
+                      {}, [](const std::string&) {});
+  const auto report = scheduler.run();
+  CHECK(report.complete);
+  REQUIRE(runner.placements.at(0).label == "calibrate");
+  for (const auto& p : runner.placements)
+    if (p.label != "calibrate") CHECK(p.start >= runner.placements[0].end);
+  storage::TrialFilter lrrt;
+  lrrt.stage = Stage::lrrt;
+  const auto lrrt_trials = db->trials(lrrt);
+  CHECK(lrrt_trials.size() == 2 * 3);  // quick: 2 trials x 3 LRs
+  for (const auto& t : lrrt_trials) CHECK(nlohmann::json::parse(t.config).at("epochs") == 3);
+  const auto bounds = db->lrrt_bounds(experiment);
+  REQUIRE(bounds.size() == 1);
+  CHECK(bounds[0].lr_top == 1);
+  CHECK(db->lrrt_table(experiment).size() == 6);
+  const auto results = db->results(experiment);
+  CHECK(results.size() == 3 * 2);  // mi_sgd, adam, step x 2 seeds
+  for (const auto& r : results) CHECK(r.trial_id > 0);
+}
+
 
 TEST_CASE("An LR range test on its own fits its budget, and a whole run reuses it", "[engine]") {
   auto e = hand_experiment();

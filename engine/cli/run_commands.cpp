@@ -1,5 +1,5 @@
 // `automl run` (plan, run or resume an experiment) and the hidden `automl worker` that the
-// engine starts once per trial.
+// engine keeps on each slot (and that claims an experiment's trials by itself with --experiment).
 #include <fmt/format.h>
 
 #include <filesystem>
@@ -17,17 +17,47 @@ namespace {
 
 void add_worker_command(CLI::App& app) {
   auto options = std::make_shared<engine::WorkerOptions>();
-  auto* worker = app.add_subcommand("worker", "Run one trial of the database (the engine's)");
+  auto* worker = app.add_subcommand(
+      "worker",
+      "Run trials of a database: one (--trial), the engine's (--serve-fd), or an experiment's "
+      "pending ones (--experiment, with --idle-exit until none is left)");
   worker->group("");  // hidden: users run `automl run`
   worker->add_option("--db", options->database, "SQLite database")->required();
-  worker->add_option("--trial", options->trial_id, "Trial id to claim");
-  worker->add_option("--experiment", options->experiment_id,
-                     "Experiment id (claim its oldest pending trial)");
+  auto* trial = worker->add_option("--trial", options->trial_id, "Trial id to claim, then exit");
+  auto* experiment = worker->add_option_function<std::string>(
+      "--experiment",
+      [options](const std::string& text) {
+        const bool id = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+        if (id)
+          options->experiment_id = std::stoll(text);
+        else
+          options->experiment = text;
+      },
+      "Experiment id or name: claim its oldest pending trial");
+  auto* serve = worker->add_option("--serve-fd", options->serve_fd,
+                                   "Take trials from the engine on this descriptor "
+                                   "(\"run <id>\" lines in, \"<id> <exit code>\" lines out)");
+  auto* idle = worker->add_option("--idle-exit", options->idle_exit,
+                                  "With --experiment: go on claiming; exit once nothing was "
+                                  "pending for this many seconds (or on SIGTERM, after giving "
+                                  "its trial back)");
   worker->add_option("--device", options->device, "cpu | cuda:N");
-  worker->add_option("--checkpoints", options->checkpoint_dir, "Checkpoint directory");
+  worker->add_option("--checkpoints", options->checkpoint_dir,
+                     "Checkpoint directory (--experiment: the engine's for it)");
+  worker->add_option("--logs", options->log_dir,
+                     "Each trial's output goes to <dir>/trial-<id>.log (--experiment: "
+                     "<checkpoints>/logs)");
   worker->add_option("--threads", options->threads, "LibTorch threads");
   worker->add_option("--heartbeat", options->heartbeat_seconds, "Seconds between heartbeats");
-  worker->callback([options] { std::exit(engine::run_worker(*options)); });
+  trial->excludes(serve);
+  experiment->excludes(serve);
+  idle->needs(experiment)->excludes(trial);
+  worker->callback([options] {
+    if (options->trial_id == 0 && options->serve_fd < 0 && options->experiment_id == 0 &&
+        options->experiment.empty())
+      throw CLI::RequiredError("one of --trial, --experiment, --serve-fd");
+    std::exit(engine::run_worker(*options));
+  });
 }
 
 }  // namespace
