@@ -32,10 +32,13 @@ cd "$work"
 for file in model.pt data/train.pt data/test.pt; do
   [[ -s $file ]] || fail "model.py wrote no $file"
 done
-threads=${AUTOML_EXAMPLE_THREADS:-2}
+# The engine places the trials itself (slots x threads measured); AUTOML_EXAMPLE_THREADS fixes
+# the threads per trial instead.
+threads=()
+[[ -n ${AUTOML_EXAMPLE_THREADS:-} ]] && threads=(--threads "$AUTOML_EXAMPLE_THREADS")
 
 # The range test alone, inside a one-minute budget; then Smith's sweep beside it.
-"$automl" lrrt experiment.yaml --budget 1m --threads "$threads" >lrrt.log 2>&1 ||
+"$automl" lrrt experiment.yaml --budget 1m "${threads[@]}" >lrrt.log 2>&1 ||
   fail "automl lrrt exited $? ($(tail -n 5 lrrt.log))"
 cat lrrt.log
 grep -Eq "^  LR_min [0-9.e-]+  LR_max [0-9.e-]+  LR_top [0-9.e-]+  eps [0-9.e-]+$" lrrt.log ||
@@ -46,14 +49,14 @@ awk -v s="$spent" 'BEGIN { exit !(s <= 60) }' || fail "automl lrrt spent $spent 
 for file in table-d.csv range-test.svg; do
   [[ -s runs/your-model.db.lrrt/your-model/$file ]] || fail "automl lrrt wrote no $file"
 done
-"$automl" lrrt experiment.yaml --method smith --threads "$threads" >smith.log 2>&1 ||
+"$automl" lrrt experiment.yaml --method smith "${threads[@]}" >smith.log 2>&1 ||
   fail "automl lrrt --method smith exited $? ($(tail -n 5 smith.log))"
 cat smith.log
 grep -Eq "suggestion \(steepest descent of the smoothed loss\): [0-9.e-]+$" smith.log ||
   fail "automl lrrt --method smith printed no suggestion"
 grep -q "Algorithm 2 (stored)" smith.log || fail "the sweep did not show the stored range beside it"
 
-"$automl" run experiment.yaml --threads "$threads" >run.log 2>&1 ||
+"$automl" run experiment.yaml "${threads[@]}" >run.log 2>&1 ||
   fail "automl run exited $? ($(tail -n 5 run.log))"
 # The whole run reuses the stored range test: it plans no LRRT trial of its own.
 if grep -q "stage lrrt: planned" run.log; then fail "automl run ran the LR range test again"; fi
