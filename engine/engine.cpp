@@ -143,6 +143,19 @@ std::optional<PlacementChoice> stored_placement(storage::Storage& storage,
 // Seconds each layout trains for while the placement is measured.
 constexpr double kProbeSeconds = 2;
 
+// The experiment's own layout, else the fastest measured now.
+PlacementChoice measured_placement(const experiments::ExperimentConfig& e, int gpus,
+                                   const std::string& worker_executable, const Log& log) {
+  const int cores = mi::resolve_threads(0);
+  if (auto fixed = fixed_placement(e, gpus, cores)) return *fixed;
+  const bool on_gpu = e.devices.kind != "cpu" && gpus > 0;
+  const auto candidates = candidate_layouts(cores, on_gpu ? gpus : 1, on_gpu);
+  log(fmt::format("placing: {:g} s of the base trial at {} layout(s) of slots x threads",
+                  kProbeSeconds, candidates.size()));
+  return choose_placement(candidates, on_gpu,
+                          process_probe(worker_executable, e.trial, on_gpu, kProbeSeconds));
+}
+
 }  // namespace
 
 PlacementChoice place_experiment(const experiments::ExperimentConfig& e, int gpus,
@@ -151,15 +164,8 @@ PlacementChoice place_experiment(const experiments::ExperimentConfig& e, int gpu
   check_devices(e, gpus);
   if (storage && experiment_id > 0)
     if (auto stored = stored_placement(*storage, experiment_id)) return *stored;
-  const int cores = mi::resolve_threads(0);
-  if (auto fixed = fixed_placement(e, gpus, cores)) return *fixed;
-  const bool on_gpu = e.devices.kind != "cpu" && gpus > 0;
-  const auto candidates = candidate_layouts(cores, on_gpu ? gpus : 1, on_gpu);
-  log(fmt::format("placing: {:g} s of the base trial at {} layout(s) of slots x threads",
-                  kProbeSeconds, candidates.size()));
-  const auto placement = choose_placement(
-      candidates, on_gpu, process_probe(worker_executable, e.trial, on_gpu, kProbeSeconds));
-  if (storage && experiment_id > 0) {
+  const auto placement = measured_placement(e, gpus, worker_executable, log);
+  if (storage && experiment_id > 0 && !placement.measured.empty()) {
     storage::StageDecision decision;
     decision.experiment_id = experiment_id;
     decision.stage = Stage::place;
@@ -194,10 +200,11 @@ std::vector<std::string> describe_plan(const experiments::ExperimentConfig& e,
                                        const std::string& worker_executable, const Log& log) {
   const int gpus = visible_gpus();
   const auto found = storage ? storage->find_experiment(e.name) : std::nullopt;
-  // Measured but not stored: a dry run writes nothing.
-  const auto placement = place_experiment(e, gpus, found ? storage : nullptr, found ? found->id : 0,
-                                          worker_executable, log);
-  std::vector<std::string> lines{"placement: " + describe_placement(placement, gpus)};
+  check_devices(e, gpus);
+  // The stored placement, else measured but not stored: a dry run writes nothing.
+  auto placement = found ? stored_placement(*storage, found->id) : std::nullopt;
+  if (!placement) placement = measured_placement(e, gpus, worker_executable, log);
+  std::vector<std::string> lines{"placement: " + describe_placement(*placement, gpus)};
   double seconds_per_epoch = 0;
   if (e.budget.device_minutes > 0) {
     if (found)
@@ -206,8 +213,8 @@ std::vector<std::string> describe_plan(const experiments::ExperimentConfig& e,
           seconds_per_epoch = nlohmann::json::parse(stage.decision).value("seconds_per_epoch", 0.0);
     if (seconds_per_epoch <= 0) {
       log("calibrating: one epoch of the base trial, to estimate the cost");
-      const auto slots = machine_slots(e, gpus, placement);
-      trials::set_threads(placement.layout.threads);
+      const auto slots = machine_slots(e, gpus, *placement);
+      trials::set_threads(placement->layout.threads);
       auto job = calibration_job(e);
       job.config.device = slots.front().device;
       search::JobResult result;

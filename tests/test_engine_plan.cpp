@@ -159,7 +159,6 @@ TEST_CASE("The experiment's stages run end to end on the fake runner", "[engine]
   for (const auto& r : results) CHECK(r.trial_id > 0);
 }
 
-
 TEST_CASE("An LR range test on its own fits its budget, and a whole run reuses it", "[engine]") {
   auto e = hand_experiment();
   e.trial.epochs = 2;

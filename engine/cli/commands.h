@@ -5,11 +5,11 @@
 
 namespace automl::cli {
 
-void add_run_commands(CLI::App& app);     // run
-void add_lrrt_commands(CLI::App& app);    // lrrt
-void add_query_commands(CLI::App& app);   // query
-void add_mi_commands(CLI::App& app);      // mi, mi-curve
-void add_report_commands(CLI::App& app);  // report
+void add_run_commands(CLI::App& app);         // run
+void add_lrrt_commands(CLI::App& app);        // lrrt
+void add_query_commands(CLI::App& app);       // query
+void add_mi_commands(CLI::App& app);          // mi, mi-curve
+void add_report_commands(CLI::App& app);      // report
 void add_throughput_commands(CLI::App& app);  // throughput (hidden, the engine's)
 
 }  // namespace automl::cli

@@ -124,7 +124,7 @@ void run_algorithm2(const LrrtArgs& args, experiments::ExperimentConfig e) {
                            e.database, args.experiment.experiment);
 }
 
-void print_sweep_csv(const search::SmithSweep& sweep, const std::string& path) {
+void write_sweep_csv(const search::SmithSweep& sweep, const std::string& path) {
   std::string csv = "step,lr,loss,smoothed_loss\n";
   for (std::size_t i = 0; i < sweep.lrs.size(); ++i)
     csv += fmt::format("{},{},{},{}\n", i, sweep.lrs[i], sweep.losses[i], sweep.smoothed[i]);
@@ -160,7 +160,7 @@ void run_smith(const LrrtArgs& args, const experiments::ExperimentConfig& e) {
         std::cout << "  Algorithm 2 (stored): " << range_text(lrrt->at("range")) << "\n";
   }
   const auto dir = std::filesystem::path(output_dir(args, e));
-  print_sweep_csv(sweep, (dir / "smith.csv").string());
+  write_sweep_csv(sweep, (dir / "smith.csv").string());
   std::optional<double> suggestion;
   if (sweep.suggested) suggestion = sweep.suggestion();
   write_file((dir / "smith.svg").string(),

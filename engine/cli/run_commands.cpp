@@ -79,7 +79,8 @@ void add_run_commands(CLI::App& app) {
       std::unique_ptr<storage::Storage> storage;
       if (std::filesystem::exists(experiment.database))
         storage = storage::open_sqlite(experiment.database);
-      for (const auto& line : engine::describe_plan(experiment, storage.get(), own_executable(), log))
+      for (const auto& line :
+           engine::describe_plan(experiment, storage.get(), own_executable(), log))
         std::cout << line << "\n";
       return;
     }
