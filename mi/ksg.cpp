@@ -86,8 +86,23 @@ CpuAlgo cpu_algo(Method m) {
       return CpuAlgo::kKdTree;
     case Method::kBruteForce:
       return CpuAlgo::kBruteForce;
+    case Method::kScan:
+      return CpuAlgo::kScan;
     default:
       return CpuAlgo::kAuto;
+  }
+}
+
+Method method_of(CpuAlgo a) {
+  switch (a) {
+    case CpuAlgo::kKdTree:
+      return Method::kKdTree;
+    case CpuAlgo::kBruteForce:
+      return Method::kBruteForce;
+    case CpuAlgo::kScan:
+      return Method::kScan;
+    default:
+      throw std::logic_error("mi: the CPU engines report the engine they used");
   }
 }
 
@@ -119,6 +134,7 @@ KsgCounts counts_cuda(const at::Tensor& x, const at::Tensor& y, int k) {
   c.eps.resize(n);
   c.nx.resize(n);
   c.ny.resize(n);
+  c.method = Method::kCuda;
   detail::cuda_ksg_counts(static_cast<int>(dev.index()), xd.data_ptr<double>(), xd.size(1),
                           yd.data_ptr<double>(), yd.size(1), n, k, c.eps.data(), c.nx.data(),
                           c.ny.data(), current_stream(dev.index()));
@@ -200,8 +216,9 @@ KsgCounts ksg_counts(const at::Tensor& x_in, const at::Tensor& y_in, int k, Meth
   c.eps.resize(n);
   c.nx.resize(n);
   c.ny.resize(n);
-  detail::ksg_counts_cpu(x.data_ptr<double>(), x.size(1), y.data_ptr<double>(), y.size(1), n, k,
-                         cpu_algo(method), threads, c.eps.data(), c.nx.data(), c.ny.data());
+  c.method = method_of(detail::ksg_counts_cpu(x.data_ptr<double>(), x.size(1), y.data_ptr<double>(),
+                                              y.size(1), n, k, cpu_algo(method), threads,
+                                              c.eps.data(), c.nx.data(), c.ny.data()));
   return c;
 }
 

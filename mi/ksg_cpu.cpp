@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include "mi/kbest.h"
+#include "mi/scan.h"
 #include "mi/threads.h"
 
 // Hot loops get an AVX-512 / AVX2 clone picked at load time (GCC ifunc); the default clone keeps
@@ -60,22 +62,6 @@ AUTOML_MI_INLINE double hmax(v4d a) {
   return hmax_fast(a);
 }
 
-// Keeps the k smallest values seen (sorted ascending); bound() is the k-th (inf until k seen).
-struct KBest {
-  double* v = nullptr;
-  int k = 0;
-  int size = 0;
-  AUTOML_MI_INLINE double bound() const { return size < k ? kInf : v[k - 1]; }
-  AUTOML_MI_INLINE void push(double d) {  // caller checked d < bound()
-    int pos = size < k ? size++ : k - 1;
-    while (pos > 0 && v[pos - 1] > d) {
-      v[pos] = v[pos - 1];
-      --pos;
-    }
-    v[pos] = d;
-  }
-};
-
 // Tight box of the rows idx[0..count) of a row-major [*, d] array (ISA-cloned: the min / max
 // loops vectorise only with AVX).
 AUTOML_MI_CLONES void box_of_rows(const double* __restrict pts, const std::int64_t* idx,
@@ -106,7 +92,10 @@ class KdTree {
   KdTree(const double* pts, std::int64_t n, std::int64_t d) : n_(n), d_(d), dp_((d + 3) / 4 * 4) {
     idx_.resize(n);
     std::iota(idx_.begin(), idx_.end(), std::int64_t{0});
+    // Midpoint splits give about 2 n / kLeaf nodes; reserving twice that avoids most regrowth.
     nodes_.reserve(static_cast<std::size_t>(4 * (n / kLeaf + 1)));
+    lo_.reserve(nodes_.capacity() * dp_);
+    hi_.reserve(nodes_.capacity() * dp_);
     build(pts, 0, n, 0);
     nodes_.shrink_to_fit();
     for (std::size_t id = 0; id < nodes_.size(); ++id)
@@ -126,11 +115,18 @@ class KdTree {
   // box-to-box bounds, then per query by point-to-box bounds), and distances are computed as
   // dense query x leaf blocks. Results are written by original index.
   const std::vector<std::int32_t>& leaves() const { return leaves_; }
+  // Tree positions [first, second) of the points of leaf `l` (an index into leaves()).
+  std::pair<std::int64_t, std::int64_t> leaf_range(std::int64_t l) const {
+    const Node& node = nodes_[leaves_[l]];
+    return {node.begin, node.end};
+  }
 
   // out[i] = k-th smallest distance from i to the other points, for the points i of leaf `ql`.
   // scratch: kLeaf * k doubles; qbuf: kLeaf * padded_dim() doubles.
-  AUTOML_MI_INLINE void knn_leaf(std::int32_t ql, int k, double* out, double* scratch,
-                                 double* qbuf) const {
+  // *work (when not null) grows by the nodes this batch visited and the (query, leaf) distance
+  // blocks computed: the measure of the tree's pruning that the engine choice uses.
+  AUTOML_MI_INLINE void knn_leaf(std::int32_t ql, int k, double* out, double* scratch, double* qbuf,
+                                 TreeWork* work = nullptr) const {
     const Node& Q = nodes_[ql];
     const int m = static_cast<int>(Q.end - Q.begin);
     gather(Q, qbuf);
@@ -144,6 +140,7 @@ class KdTree {
     while (top > 0) {
       const StackEntry e = stack[--top];
       if (e.lb >= bmax) continue;
+      if (work != nullptr) ++work->nodes;
       const Node& node = nodes_[e.node];
       if (node.left < 0) {
         const std::int64_t len = node.end - node.begin;
@@ -151,6 +148,7 @@ class KdTree {
           KBest& b = best[t];
           const double* q = qbuf + t * dp_;
           if (lower_bound(e.node, q) >= b.bound()) continue;
+          if (work != nullptr) ++work->leaf_blocks;
           leaf_distances(node, q, dist);
           const std::int64_t self = Q.begin + t;
           for (std::int64_t u = 0; u < len; ++u)
@@ -437,11 +435,11 @@ AUTOML_MI_INLINE double dist_bounded(const double* a, const double* b, std::int6
 }
 
 AUTOML_MI_CLONES void knn_leaves(const KdTree& tree, int k, std::int64_t begin, std::int64_t end,
-                                 double* out) {
+                                 double* out, TreeWork* work = nullptr) {
   std::vector<double> scratch(static_cast<std::size_t>(KdTree::kLeaf) * k),
       qbuf(static_cast<std::size_t>(KdTree::kLeaf * tree.padded_dim()));
   for (std::int64_t l = begin; l < end; ++l)
-    tree.knn_leaf(tree.leaves()[l], k, out, scratch.data(), qbuf.data());
+    tree.knn_leaf(tree.leaves()[l], k, out, scratch.data(), qbuf.data(), work);
 }
 
 AUTOML_MI_CLONES void count_leaves(const KdTree& tree, const double* radius, std::int64_t begin,
@@ -535,6 +533,8 @@ AUTOML_MI_CLONES void count_brute_range(const RowPoints& p, const double* radius
 }
 
 bool use_tree(CpuAlgo algo, std::int64_t d) {
+  if (algo == CpuAlgo::kScan)
+    throw std::invalid_argument("mi: the scan engine computes the KSG counts only");
   if (algo == CpuAlgo::kKdTree) return true;
   if (algo == CpuAlgo::kBruteForce) return false;
   return d <= kKdTreeMaxDim;
@@ -560,76 +560,307 @@ void on_tree_or_rows(const double* pts, std::int64_t n, std::int64_t d, CpuAlgo 
   }
 }
 
+struct Outputs {
+  double* eps;
+  std::int64_t* nx;
+  std::int64_t* ny;
+};
+
+// Rows (x_i, y_i) side by side.
+std::vector<double> joint_rows(const double* x, std::int64_t dx, const double* y, std::int64_t dy,
+                               std::int64_t n) {
+  const std::int64_t dj = dx + dy;
+  std::vector<double> joint(static_cast<std::size_t>(n * dj));
+  for (std::int64_t i = 0; i < n; ++i) {
+    std::copy(x + i * dx, x + (i + 1) * dx, joint.begin() + i * dj);
+    std::copy(y + i * dy, y + (i + 1) * dy, joint.begin() + i * dj + dx);
+  }
+  return joint;
+}
+
+// k-d tree engine: kNN over the leaves of the joint tree, then range counts over the leaves of the
+// X and the Y tree.
+void tree_engine(const KdTree& tj, const KdTree& tx, const KdTree& ty, int k, int threads,
+                 Outputs out) {
+  const auto lj = static_cast<std::int64_t>(tj.leaves().size());
+  parallel_chunks(lj, threads, 4,
+                  [&](std::int64_t b, std::int64_t e) { knn_leaves(tj, k, b, e, out.eps); });
+  const auto lx = static_cast<std::int64_t>(tx.leaves().size());
+  const auto ly = static_cast<std::int64_t>(ty.leaves().size());
+  parallel_chunks(lx + ly, threads, 4, [&](std::int64_t b, std::int64_t e) {
+    if (b < lx) count_leaves(tx, out.eps, b, std::min(e, lx), out.nx);
+    if (e > lx) count_leaves(ty, out.eps, std::max(b, lx) - lx, e - lx, out.ny);
+  });
+}
+
+// Pass 1 of the scan over the leaves of the joint tree (the query batches), skipping those with
+// done[l] set (already computed by the probe): eps by position.
+void scan_pass1(const KdTree& tj, const ScanPoints& sp, int k, int threads,
+                const std::vector<char>& done, std::vector<double>& eps_pos) {
+  const auto leaves = static_cast<std::int64_t>(tj.leaves().size());
+  std::vector<std::unique_ptr<ScanScratch>> scratch(mi::resolve_threads(threads));
+  parallel_workers(leaves, threads, 4, [&](int w, std::int64_t b, std::int64_t e) {
+    if (!scratch[w]) scratch[w] = std::make_unique<ScanScratch>(sp, k);
+    for (std::int64_t l = b; l < e; ++l) {
+      if (done[l]) continue;
+      const auto [qb, qe] = tj.leaf_range(l);
+      scan_knn(sp, k, qb, qe, *scratch[w], eps_pos.data(), nullptr);
+    }
+  });
+}
+
+// Pass 2 over the tile rows (the first rows are the longest: dynamic chunks of one row keep the
+// threads balanced), then the per-thread counts summed (integers: any order gives the same).
+void scan_pass2(const ScanPoints& sp, const std::vector<double>& eps_pos, int threads,
+                Outputs out) {
+  const ScanRadii radii(sp, eps_pos);
+  const int workers = mi::resolve_threads(threads);
+  std::vector<std::vector<std::int32_t>> cx(workers), cy(workers);
+  parallel_workers(sp.tiles, threads, 1, [&](int w, std::int64_t b, std::int64_t e) {
+    if (cx[w].empty()) {
+      cx[w].assign(sp.stride, 0);
+      cy[w].assign(sp.stride, 0);
+    }
+    for (std::int64_t a = b; a < e; ++a)
+      scan_count_row(sp, radii, a, cx[w].data(), cy[w].data(), nullptr);
+  });
+  for (std::int64_t p = 0; p < sp.n; ++p) {
+    std::int64_t sx = 0, sy = 0;
+    for (int w = 0; w < workers; ++w) {
+      if (cx[w].empty()) continue;
+      sx += cx[w][p];
+      sy += cy[w][p];
+    }
+    const std::int64_t i = sp.order[p];
+    out.eps[i] = eps_pos[p];
+    out.nx[i] = sx;
+    out.ny[i] = sy;
+  }
+}
+
+// Cost per unit of the probe's counts in nanoseconds of one core, fitted by bench/mi_calibrate.py
+// (non-negative least squares on the relative error) to the single-thread times of both engines
+// that `bench_mi --calibrate` measures on 22 inputs (docs/mi.md, "Algorithms"). Tree:
+// per query, each (query, leaf) block of kLeaf x dj distances and each node x dj a batch visits
+// (the marginal counts track the kNN work). Scan: per query, each float pair-coordinate of pass
+// 1 and of pass 2, each box check of pass 2 and each exact distance coordinate (the fit gives the
+// candidates for the k best no weight of their own).
+constexpr double kTreeQueryCost = 544, kTreeLeafCoordCost = 0.176, kTreeNodeCost = 19.2;
+constexpr double kScanQueryCost = 510, kScanKnnCoordCost = 0.0496, kScanCountCoordCost = 0.0687;
+constexpr double kScanCountBoxCost = 207, kScanExactCost = 0.624;
+
+// Tiles the probe's pass 2 computes per sampled batch (every tiles / kProbeTiles-th).
+constexpr std::int64_t kProbeTiles = 64;
+
+double tree_cost(const EngineProbe& p, double dj) {
+  return static_cast<double>(p.queries) * kTreeQueryCost +
+         static_cast<double>(p.tree.leaf_blocks) * KdTree::kLeaf * dj * kTreeLeafCoordCost +
+         static_cast<double>(p.tree.nodes) * dj * kTreeNodeCost;
+}
+
+// Pass 2 is measured on the sample's own side: half of it is the sample's share of pass 2,
+// where each pair counts for both points.
+double scan_cost(const EngineProbe& p, double dj) {
+  const ScanWork &k = p.scan_knn, &c = p.scan_count;
+  return static_cast<double>(p.queries) * kScanQueryCost +
+         static_cast<double>(k.coords) * kScanKnnCoordCost +
+         0.5 * static_cast<double>(c.coords) * kScanCountCoordCost +
+         0.5 * static_cast<double>(c.box_checks) * kScanCountBoxCost +
+         (static_cast<double>(k.exact) + 0.5 * static_cast<double>(c.exact)) * dj * kScanExactCost;
+}
+
+// The probe's sample: about n / 64 queries, at least 64 and at most 256, in whole leaves evenly
+// spaced in the tree order; enough for costs within ~10 %, while the loser's share of the work
+// is wasted.
+std::vector<std::int64_t> sample_leaves(const KdTree& tj, std::int64_t n) {
+  const auto leaves = static_cast<std::int64_t>(tj.leaves().size());
+  const std::int64_t want = std::clamp<std::int64_t>(n / 64, 64, 256);
+  const std::int64_t samples = std::clamp<std::int64_t>((want * leaves + n - 1) / n, 1, leaves);
+  std::vector<std::int64_t> sample;
+  for (std::int64_t j = 0; j < samples; ++j) sample.push_back((2 * j + 1) * leaves / (2 * samples));
+  return sample;
+}
+
+// The tree's kNN on the sample: work counted, results dropped.
+void probe_tree(const KdTree& tj, int k, const std::vector<std::int64_t>& sample, EngineProbe& p) {
+  std::vector<double> eps(static_cast<std::size_t>(tj.order().size()));
+  for (const std::int64_t l : sample) {
+    knn_leaves(tj, k, l, l + 1, eps.data(), &p.tree);
+    const auto [qb, qe] = tj.leaf_range(l);
+    p.queries += qe - qb;
+  }
+}
+
+// A tree whose kNN computes distances to fewer than this fraction of the points per query won on
+// every calibration input (its marginal counts prune as well); the scan is then not probed.
+constexpr double kTreeClearFraction = 0.1;
+
+bool tree_clearly_cheaper(const EngineProbe& p, std::int64_t n) {
+  const double per_query = static_cast<double>(p.tree.leaf_blocks) * KdTree::kLeaf /
+                           static_cast<double>(std::max<std::int64_t>(p.queries, 1));
+  return per_query < kTreeClearFraction * static_cast<double>(n);
+}
+
+// The scan on the sample: pass 1 kept (done[l] = 1, eps_pos), pass 2 measured on the sample's
+// own side, on every stride-th tile (the offset moving with the sample) and scaled back: its
+// distance work is what the probe would otherwise spend most on, and is lost if the tree wins.
+void probe_scan(const KdTree& tj, const ScanPoints& sp, int k,
+                const std::vector<std::int64_t>& sample, std::vector<char>& done,
+                std::vector<double>& eps_pos, EngineProbe& p) {
+  ScanScratch scratch(sp, k);
+  for (const std::int64_t l : sample) {
+    const auto [qb, qe] = tj.leaf_range(l);
+    scan_knn(sp, k, qb, qe, scratch, eps_pos.data(), &p.scan_knn);
+    done[l] = 1;
+  }
+  const ScanRadii radii(sp, eps_pos);  // only the sample's entries are used
+  const std::int64_t stride = std::max<std::int64_t>(1, sp.tiles / kProbeTiles);
+  std::vector<std::int32_t> cx(sp.stride), cy(sp.stride);
+  for (std::size_t j = 0; j < sample.size(); ++j) {
+    const auto [qb, qe] = tj.leaf_range(sample[j]);
+    scan_count_queries(sp, radii, qb, qe, static_cast<std::int64_t>(j), stride, scratch, cx.data(),
+                       cy.data(), &p.scan_count);
+  }
+  p.scan_count.coords *= stride;
+  p.scan_count.box_checks *= stride;
+  p.scan_count.exact *= stride;
+}
+
 }  // namespace
 
-void parallel_chunks(std::int64_t n, int threads, std::int64_t chunk,
-                     const std::function<void(std::int64_t, std::int64_t)>& f) {
+void parallel_workers(std::int64_t n, int threads, std::int64_t chunk,
+                      const std::function<void(int, std::int64_t, std::int64_t)>& f) {
   if (n <= 0) return;
   chunk = std::max<std::int64_t>(chunk, 1);
   const std::int64_t nchunks = (n + chunk - 1) / chunk;
   const int nt = static_cast<int>(std::min<std::int64_t>(mi::resolve_threads(threads), nchunks));
   std::atomic<std::int64_t> next{0};
-  auto work = [&] {
+  auto work = [&](int worker) {
     for (;;) {
       const std::int64_t c = next.fetch_add(1);
       if (c >= nchunks) return;
-      f(c * chunk, std::min(n, (c + 1) * chunk));
+      f(worker, c * chunk, std::min(n, (c + 1) * chunk));
     }
   };
   if (nt <= 1) {
-    work();
+    work(0);
     return;
   }
   std::vector<std::thread> pool;
   pool.reserve(nt - 1);
-  for (int t = 1; t < nt; ++t) pool.emplace_back(work);
-  work();
+  for (int t = 1; t < nt; ++t) pool.emplace_back(work, t);
+  work(0);
   for (auto& th : pool) th.join();
 }
 
-void ksg_counts_cpu(const double* x, std::int64_t dx, const double* y, std::int64_t dy,
-                    std::int64_t n, int k, CpuAlgo algo, int threads, double* eps, std::int64_t* nx,
-                    std::int64_t* ny) {
-  check_args(n, k);
-  if (use_tree(algo, dx + dy)) {
-    // The three trees are independent: build them in parallel (about a third of the work).
-    const std::int64_t dj = dx + dy;
-    std::vector<double> joint;
-    std::unique_ptr<KdTree> pj, px, py;
-    parallel_chunks(3, n >= 512 ? threads : 1, 1, [&](std::int64_t b, std::int64_t e) {
-      for (std::int64_t t = b; t < e; ++t) {
-        if (t == 0) {
-          joint.resize(static_cast<std::size_t>(n * dj));
-          for (std::int64_t i = 0; i < n; ++i) {
-            std::copy(x + i * dx, x + (i + 1) * dx, joint.begin() + i * dj);
-            std::copy(y + i * dy, y + (i + 1) * dy, joint.begin() + i * dj + dx);
-          }
-          pj = std::make_unique<KdTree>(joint.data(), n, dj);
-        } else if (t == 1) {
-          px = std::make_unique<KdTree>(x, n, dx);
-        } else {
-          py = std::make_unique<KdTree>(y, n, dy);
-        }
+void parallel_chunks(std::int64_t n, int threads, std::int64_t chunk,
+                     const std::function<void(std::int64_t, std::int64_t)>& f) {
+  parallel_workers(n, threads, chunk, [&](int, std::int64_t b, std::int64_t e) { f(b, e); });
+}
+
+namespace {
+
+// What the tree and the scan start from: the joint tree (whose leaves are both engines' query
+// batches), the scan's points, the marginal trees when the tree may run, and what the probe
+// already computed.
+struct Prepared {
+  std::vector<double> joint;
+  std::unique_ptr<KdTree> tj, tx, ty;
+  std::unique_ptr<ScanPoints> sp;
+  std::vector<char> done;
+  std::vector<double> eps_pos;
+  CpuAlgo choice = CpuAlgo::kAuto;
+};
+
+// Builds what `algo` needs and, for kAuto, runs the probe. With more than one thread kAuto builds
+// the marginal trees while the probe runs (they are ready if the tree wins, and the core would
+// otherwise wait); with one thread only once the tree has won.
+Prepared prepare(const double* x, std::int64_t dx, const double* y, std::int64_t dy, std::int64_t n,
+                 int k, CpuAlgo algo, int threads, EngineProbe* report, bool probe_both = false) {
+  Prepared pr;
+  pr.choice = algo;
+  const int build_threads = n >= 512 ? threads : 1;  // below, a thread costs more than a tree
+  const bool marginal_trees = algo == CpuAlgo::kKdTree ||
+                              (algo == CpuAlgo::kAuto && mi::resolve_threads(build_threads) > 1);
+  // kAuto: the tree's probe first; the scan's only when the tree does not clearly win.
+  auto joint_side = [&] {
+    pr.joint = joint_rows(x, dx, y, dy, n);
+    pr.tj = std::make_unique<KdTree>(pr.joint.data(), n, dx + dy);
+    if (algo == CpuAlgo::kKdTree) return;
+    EngineProbe probe;
+    const std::vector<std::int64_t> sample = sample_leaves(*pr.tj, n);
+    if (algo == CpuAlgo::kAuto) {
+      probe_tree(*pr.tj, k, sample, probe);
+      pr.choice = CpuAlgo::kKdTree;
+    }
+    if (algo == CpuAlgo::kScan || probe_both || !tree_clearly_cheaper(probe, n)) {
+      pr.sp = std::make_unique<ScanPoints>(x, dx, y, dy, n, pr.tj->order().data());
+      pr.done.assign(pr.tj->leaves().size(), 0);
+      pr.eps_pos.assign(n, 0.0);
+      // The scan refuses coordinates whose range overflows float64 (kAuto: the tree runs).
+      if (algo == CpuAlgo::kAuto && pr.sp->usable()) {
+        probe_scan(*pr.tj, *pr.sp, k, sample, pr.done, pr.eps_pos, probe);
+        const double dj = static_cast<double>(dx + dy);
+        probe.tree_cost = tree_cost(probe, dj);
+        probe.scan_cost = scan_cost(probe, dj);
+        pr.choice = probe.tree_cost < probe.scan_cost ? CpuAlgo::kKdTree : CpuAlgo::kScan;
       }
+    }
+    probe.choice = pr.choice;
+    if (report != nullptr && algo == CpuAlgo::kAuto) *report = probe;
+  };
+  auto build_marginal = [&](std::int64_t t) {
+    (t == 0 ? pr.tx : pr.ty) = std::make_unique<KdTree>(t == 0 ? x : y, n, t == 0 ? dx : dy);
+  };
+  parallel_chunks(marginal_trees ? 3 : 1, build_threads, 1, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t t = b; t < e; ++t) {
+      if (t == 0)
+        joint_side();
+      else
+        build_marginal(t - 1);
+    }
+  });
+  if (pr.choice == CpuAlgo::kKdTree && !pr.tx)
+    parallel_chunks(2, build_threads, 1, [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t t = b; t < e; ++t) build_marginal(t);
     });
-    const KdTree &tj = *pj, &tx = *px, &ty = *py;
-    const auto lj = static_cast<std::int64_t>(tj.leaves().size());
-    parallel_chunks(lj, threads, 4,
-                    [&](std::int64_t b, std::int64_t e) { knn_leaves(tj, k, b, e, eps); });
-    const auto lx = static_cast<std::int64_t>(tx.leaves().size());
-    const auto ly = static_cast<std::int64_t>(ty.leaves().size());
-    parallel_chunks(lx + ly, threads, 4, [&](std::int64_t b, std::int64_t e) {
-      if (b < lx) count_leaves(tx, eps, b, std::min(e, lx), nx);
-      if (e > lx) count_leaves(ty, eps, std::max(b, lx) - lx, e - lx, ny);
-    });
-  } else {
+  return pr;
+}
+
+}  // namespace
+
+CpuAlgo ksg_counts_cpu(const double* x, std::int64_t dx, const double* y, std::int64_t dy,
+                       std::int64_t n, int k, CpuAlgo algo, int threads, double* eps,
+                       std::int64_t* nx, std::int64_t* ny, EngineProbe* report) {
+  check_args(n, k);
+  const Outputs out{eps, nx, ny};
+  if (algo == CpuAlgo::kBruteForce || (algo == CpuAlgo::kAuto && dx + dy > kKdTreeMaxDim)) {
     // Order the points as the leaves of a k-d tree on Y (with class labels: class by class).
     const std::vector<std::int64_t> order = KdTree(y, n, dy).order();
     const RowPoints px(x, n, dx, order.data()), py(y, n, dy, order.data());
     parallel_chunks(n, threads, 16, [&](std::int64_t b, std::int64_t e) {
       ksg_brute_range(px, py, order.data(), k, b, e, eps, nx, ny);
     });
+    return CpuAlgo::kBruteForce;
   }
+  Prepared pr = prepare(x, dx, y, dy, n, k, algo, threads, report);
+  if (pr.choice == CpuAlgo::kKdTree) {  // recomputes the probe's sample too
+    tree_engine(*pr.tj, *pr.tx, *pr.ty, k, threads, out);
+    return CpuAlgo::kKdTree;
+  }
+  if (!pr.sp->usable())
+    throw std::invalid_argument(
+        "mi: the scan engine needs n < 2^31 and every coordinate's range finite in float64");
+  scan_pass1(*pr.tj, *pr.sp, k, threads, pr.done, pr.eps_pos);
+  scan_pass2(*pr.sp, pr.eps_pos, threads, out);
+  return CpuAlgo::kScan;
+}
+
+CpuAlgo choose_cpu_engine(const double* x, std::int64_t dx, const double* y, std::int64_t dy,
+                          std::int64_t n, int k, EngineProbe* report, bool probe_both) {
+  check_args(n, k);
+  if (dx + dy > kKdTreeMaxDim) return CpuAlgo::kBruteForce;
+  return prepare(x, dx, y, dy, n, k, CpuAlgo::kAuto, 1, report, probe_both).choice;
 }
 
 void kth_distances(const double* pts, std::int64_t n, std::int64_t d, int k, CpuAlgo algo,

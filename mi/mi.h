@@ -52,10 +52,14 @@ double jitter_uniform(std::uint64_t seed, std::uint64_t index);
 
 // Which neighbour-search engine computes the KSG counts.
 enum class Method {
-  kAuto,        // k-d tree for low joint dimension, blocked brute force otherwise; GPU for CUDA
+  kAuto,        // CPU: blocked brute force above 32 joint dimensions; at or below, the k-d tree
+                // or the scan, whichever a probe on a sample of the data finds cheaper.
+                // CUDA tensors: the GPU.
   kKdTree,      // CPU k-d trees (joint kNN, marginal range counts)
   kBruteForce,  // CPU blocked brute force with early exit
   kCuda,        // the CUDA kernels (throws when not built with CUDA)
+  kScan,        // CPU tiled scan: the pairs tile boxes leave, 16 float32 lanes per vector,
+                // borderline ones redone in float64
 };
 
 // Per-point KSG quantities on already-jittered float64 input: eps[i] = distance to the k-th
@@ -65,6 +69,7 @@ struct KsgCounts {
   std::vector<double> eps;
   std::vector<std::int64_t> nx;
   std::vector<std::int64_t> ny;
+  Method method = Method::kAuto;  // the engine that computed them (never kAuto)
 };
 KsgCounts ksg_counts(const at::Tensor& x, const at::Tensor& y, int k, Method method = Method::kAuto,
                      int threads = 0);

@@ -11,6 +11,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev libbenchmark-dev
   dataset-fashion-mnist
   python3-torch python3-torchvision python3-pil  # tests' files written by Python; benchmark anchors
+  python3-scipy                                 # bench/npeet_reference.py (NPEET's KSG, the anchor)
   libturbojpeg0-dev libpng-dev                   # image folders (JPEG, PNG)
   clang-format ccache
   chromium  # the HTML report's screenshot test (tests/test_report_html.cpp)
