@@ -3,7 +3,11 @@
 // model, batch and loop in Python PyTorch for comparison.
 //
 //   bench_train [--device cpu|cuda] [--batch 256] [--epochs 3] [--train N] [--threads N]
-//               [--mi-samples 1000] [--torchscript lenet.pt [--repeats 3]]
+//               [--mi-samples 1000] [--torchscript lenet.pt [--repeats 3]] [--loop-only 1]
+//
+// With --loop-only 1, only the training loop runs, and every epoch is printed as train_lenet.py
+// prints it ("c++ epoch 2: 6.123 s, 9,800 images/s, ..."): bench/train_vs_python.sh alternates
+// the two and compares them.
 //
 // With --torchscript (a LeNet written by bench/script_lenet.py), only the training loop runs:
 // the native LeNet and the TorchScript one alternately, `repeats` times each, side by side.
@@ -27,6 +31,7 @@ struct Args {
   std::int64_t train = 0, mi_samples = 1000;
   std::string torchscript;
   int repeats = 3;
+  bool loop_only = false;
 };
 
 Args parse(int argc, char** argv) {
@@ -49,6 +54,8 @@ Args parse(int argc, char** argv) {
       a.torchscript = value;
     else if (key == "--repeats")
       a.repeats = std::max(1, std::atoi(value.c_str()));
+    else if (key == "--loop-only")
+      a.loop_only = std::atoi(value.c_str()) != 0;
     else
       throw std::runtime_error("unknown option " + key);
   }
@@ -104,6 +111,15 @@ void compare_torchscript(const TrialConfig& base, const Args& args, double image
       median(scripted_rates) / median(native_rates));
 }
 
+// The training loop alone, each epoch on its own line in train_lenet.py's format.
+void loop_only(TrialConfig config, double images) {
+  config.mi.enabled = false;
+  config.evaluate_test = false;
+  for (const auto& r : run(config))
+    fmt::print("c++ epoch {}: {:.3f} s, {} images/s, loss {:.4f} acc {:.4f}\n", r.epoch, r.seconds,
+               static_cast<std::int64_t>(images / r.seconds), r.train_loss, r.train_accuracy);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -126,6 +142,10 @@ int main(int argc, char** argv) {
   const double images = static_cast<double>(args.train ? args.train : 60000);
   if (!args.torchscript.empty()) {
     compare_torchscript(base, args, images);
+    return 0;
+  }
+  if (args.loop_only) {
+    loop_only(base, images);
     return 0;
   }
   for (const bool graphs : {false, true}) {

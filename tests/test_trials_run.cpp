@@ -1,6 +1,7 @@
 // Whole trials on real data: MI-SGD on a Fashion-MNIST subset learns and its LRs follow
 // Algorithm 1 from the ITY it records; layer-wise mode; same seed, same records; resume;
 // crash detection; validation; regression on the diabetes table.
+#include <dlfcn.h>
 #include <torch/torch.h>
 #include <catch2/catch.hpp>
 
@@ -13,6 +14,9 @@
 #include "test_support.h"
 #include "trials/crash.h"
 #include "trials/data.h"
+#include "trials/network.h"
+#include "trials/optimizers.h"
+#include "trials/random.h"
 #include "trials/trial.h"
 
 using automl::trials::EpochRecord;
@@ -121,6 +125,82 @@ TEST_CASE("Same seed, same records (CPU)", "[trials][run]") {
   }
   c.seed = 4;
   CHECK(collect(c).back().train_loss != first.back().train_loss);
+}
+
+// The training loop as LibTorch's documentation writes it (zero_grad, forward, loss, backward,
+// step; loss and accuracy summed out of place on the device), over the trial's order and seeds.
+// The trial's loop drops gradients instead of zeroing them and sums in place: the records must
+// not change by a bit.
+std::vector<std::pair<double, double>> plain_loop(const TrialConfig& c) {
+  const auto splits = automl::trials::load_splits(c.data, c.seed);
+  const auto& x = splits.train.inputs;
+  const auto& y = splits.train.targets;
+  torch::manual_seed(c.seed);
+  auto net = automl::trials::make_network(c.model, {}, splits.train.num_classes);
+  auto optimizer = automl::trials::make_optimizer(c.optimizer, net->parameters());
+  std::vector<std::pair<double, double>> epochs;
+  for (int e = 1; e <= c.epochs; ++e) {
+    const auto seed = c.seed * 1000003ULL + static_cast<std::uint64_t>(e);
+    torch::manual_seed(seed);
+    net->train();
+    const auto order = torch::tensor(automl::trials::seeded_permutation(x.size(0), seed));
+    torch::Tensor loss_sum, correct;
+    for (std::int64_t begin = 0; begin < x.size(0); begin += c.batch_size) {
+      const auto idx =
+          order.slice(0, begin, std::min<std::int64_t>(begin + c.batch_size, x.size(0)));
+      const auto inputs = x.index_select(0, idx), targets = y.index_select(0, idx);
+      optimizer->zero_grad();
+      const auto outputs = net->forward(inputs);
+      const auto loss = torch::nn::functional::cross_entropy(outputs, targets);
+      loss.backward();
+      optimizer->step();
+      const auto l = loss.detach() * idx.size(0);
+      const auto k = outputs.detach().argmax(1).eq(targets).sum();
+      loss_sum = loss_sum.defined() ? loss_sum + l : l;
+      correct = correct.defined() ? correct + k : k;
+    }
+    const double n = static_cast<double>(x.size(0));
+    epochs.emplace_back(loss_sum.item<double>() / n, correct.item<double>() / n);
+  }
+  return epochs;
+}
+
+TEST_CASE("The trial's training loop gives the plain LibTorch loop's numbers bit for bit",
+          "[trials][run]") {
+  AUTOML_SKIP_WITHOUT(automl::test::fashion_mnist());
+  for (const std::string optimizer : {"sgd", "adam"}) {
+    auto c = fashion(1000, 2);  // batch 32 ...
+    c.batch_size = 48;          // ... 48: a short last batch of 40
+    c.mi.enabled = false;
+    c.evaluate_test = false;
+    c.optimizer.name = optimizer;
+    if (optimizer == "adam") c.optimizer.lr = 1e-3;
+    const auto trial = collect(c);
+    const auto plain = plain_loop(c);
+    REQUIRE(trial.size() == plain.size());
+    for (std::size_t e = 0; e < trial.size(); ++e) {
+      INFO(optimizer << " epoch " << e + 1);
+      CHECK(trial[e].train_loss == plain[e].first);
+      CHECK(trial[e].train_accuracy == plain[e].second);
+    }
+  }
+}
+
+// With fewer LibTorch threads than cores, an OpenBLAS pool of one thread per core would compete
+// with them, and its GEMM results would depend on the machine instead of on `threads`.
+TEST_CASE("set_threads sizes OpenBLAS's thread pool too", "[trials][run]") {
+  using Get = int (*)();
+  const auto get = reinterpret_cast<Get>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  if (!get) {
+    WARN("this LibTorch's BLAS is not OpenBLAS: nothing to check");
+    return;
+  }
+  automl::trials::set_threads(2);
+  CHECK(get() == 2);
+  CHECK(torch::get_num_threads() == 2);
+  automl::trials::set_threads(1);
+  CHECK(get() == 1);
+  CHECK(torch::get_num_threads() == 1);
 }
 
 TEST_CASE("Bound ksg_xy is KSG I(X, Y) on the MI subset, and start: mi starts from ITY_0",

@@ -12,17 +12,6 @@ namespace {
 
 namespace F = torch::nn::functional;
 
-std::shared_ptr<Network> network_for(const ModelConfig& model, const Dataset& train) {
-  InputShape shape;
-  const auto dims = train.sample_shape();
-  if (train.is_image())
-    shape = {dims[0], dims[1], dims[2], 0};
-  else
-    shape.features = dims[0];
-  const auto outputs = train.is_classification() ? train.num_classes : train.targets.size(1);
-  return make_network(model, shape, outputs);
-}
-
 // The training batches of pass `pass`, in a seeded order, each visited on the device until the
 // visitor returns false; returns false when it did.
 template <typename Visit>
@@ -60,7 +49,7 @@ int run_lr_steps(const TrialConfig& config, const std::vector<double>& lrs,
   const torch::Device device(config.device);
   const auto splits = load_splits(config.data, config.seed);
   torch::manual_seed(config.seed);
-  auto net = network_for(config.model, splits.train);
+  auto net = make_network_for(config.model, splits.train);
   net->to(device);
   net->train();
   auto optimizer = make_optimizer(config.optimizer, net->parameters());

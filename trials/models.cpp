@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "common/text.h"
+#include "trials/data.h"
 #include "trials/network.h"
 #include "trials/torchscript.h"
 
@@ -433,6 +434,17 @@ std::vector<std::string> model_option_names(const std::string& name) {
   if (found != zoo().end())
     for (const auto& [key, value] : found->second.defaults) keys.push_back(key);
   return keys;
+}
+
+std::shared_ptr<Network> make_network_for(const ModelConfig& config, const Dataset& train) {
+  InputShape shape;
+  const auto dims = train.sample_shape();
+  if (train.is_image())
+    shape = {dims[0], dims[1], dims[2], 0};
+  else
+    shape.features = dims[0];
+  const auto outputs = train.is_classification() ? train.num_classes : train.targets.size(1);
+  return make_network(config, shape, outputs);
 }
 
 std::shared_ptr<Network> make_network(const ModelConfig& config, const InputShape& shape,

@@ -41,6 +41,11 @@ struct InputShape {
 std::shared_ptr<Network> make_network(const ModelConfig& config, const InputShape& shape,
                                       std::int64_t outputs);
 
+struct Dataset;  // trials/data.h
+
+// make_network for inputs shaped like `train`'s samples and its classes (or regression targets).
+std::shared_ptr<Network> make_network_for(const ModelConfig& config, const Dataset& train);
+
 // Number of trainable scalars.
 std::int64_t parameter_count(torch::nn::Module& module);
 

@@ -4,6 +4,8 @@
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
 
+#include <dlfcn.h>
+
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -99,16 +101,13 @@ class Task {
   void add(Totals& totals, const torch::Tensor& outputs, const torch::Tensor& targets,
            const torch::Tensor& mean_loss) const {
     const auto n = outputs.size(0);
-    auto batch_loss = mean_loss.detach() * n;
-    totals.loss = totals.loss.defined() ? totals.loss + batch_loss : batch_loss;
+    accumulate(totals.loss, mean_loss.detach() * n);
     totals.samples += n;
     if (classification_) {
-      auto c = outputs.detach().argmax(1).eq(targets).sum();
-      totals.correct = totals.correct.defined() ? totals.correct + c : c;
+      accumulate(totals.correct, outputs.detach().argmax(1).eq(targets).sum());
     } else {
-      auto e = ((outputs.detach() - targets).abs() * scale_).sum();
       totals.outputs = outputs.size(1);
-      totals.abs_error = totals.abs_error.defined() ? totals.abs_error + e : e;
+      accumulate(totals.abs_error, ((outputs.detach() - targets).abs() * scale_).sum());
     }
   }
   static Metrics finish(const Totals& t) {
@@ -121,6 +120,15 @@ class Task {
   }
 
  private:
+  // sum += term, in place: no new tensor per batch. `term` is a fresh result (never a view),
+  // so the first batch's can become the sum.
+  static void accumulate(torch::Tensor& sum, torch::Tensor term) {
+    if (sum.defined())
+      sum.add_(term);
+    else
+      sum = std::move(term);
+  }
+
   bool classification_;
   torch::Tensor scale_;
 };
@@ -183,6 +191,14 @@ void for_each_batch(const Dataset& data, int batch_size, const torch::Device& de
   }
 }
 
+// zero_grad with set_to_none (LibTorch 2's default; 1.13's zero_grad() zeroes): backward then
+// hands each parameter its fresh gradient instead of adding it to a zeroed one, which saves a
+// fill and an add per parameter per step and gives the same values (0 + g == g).
+void drop_grads(torch::optim::Optimizer& optimizer) {
+  for (auto& group : optimizer.param_groups())
+    for (auto& p : group.params()) p.mutable_grad().reset();
+}
+
 // One pass over the training set in a seeded order. No host synchronisation inside the loop.
 Metrics train_epoch(Network& net, torch::optim::Optimizer& optimizer, const Task& task,
                     const Dataset& data, const TrialConfig& config, const torch::Device& device,
@@ -194,7 +210,7 @@ Metrics train_epoch(Network& net, torch::optim::Optimizer& optimizer, const Task
                    // A source (image folders) augments as it makes the batch.
                    if (config.data.augment && inputs.dim() == 4 && !data.source)
                      inputs = augment_batch(inputs);
-                   optimizer.zero_grad();
+                   drop_grads(optimizer);
                    const auto outputs = net.forward(inputs);
                    const auto loss = task.loss(outputs, targets);
                    loss.backward();
@@ -306,14 +322,7 @@ class Trial {
   }
 
   void build_model() {
-    InputShape shape;
-    const auto dims = train_.sample_shape();
-    if (train_.is_image())
-      shape = {dims[0], dims[1], dims[2], 0};
-    else
-      shape.features = dims[0];
-    const auto outputs = train_.is_classification() ? train_.num_classes : train_.targets.size(1);
-    net_ = make_network(config_.model, shape, outputs);
+    net_ = make_network_for(config_.model, train_);
     net_->to(device_);
     std::vector<torch::optim::OptimizerParamGroup> groups;
     if (config_.policy.layerwise) {
@@ -505,10 +514,23 @@ class Trial {
   TrialSummary summary_;
 };
 
+// LibTorch's set_num_threads sizes its OpenMP pool and MKL's, but not OpenBLAS's (Debian's
+// BLAS, behind every Linear layer's GEMM), which keeps one thread per core. With fewer LibTorch
+// threads that pool competes with them and with other trials' processes for the cores, and its
+// GEMM results depend on the machine's core count instead of on `threads`. Looked up at run time
+// so that builds against another BLAS (MKL, Accelerate) link and run unchanged.
+void set_blas_threads(int threads) {
+  using SetThreads = void (*)(int);
+  if (auto* set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
+    set(threads);
+}
+
 }  // namespace
 
 void set_threads(int threads) {
-  torch::set_num_threads(mi::resolve_threads(threads));
+  const int n = mi::resolve_threads(threads);
+  torch::set_num_threads(n);
+  set_blas_threads(n);
 }
 
 TrialSummary run_trial(const TrialConfig& config, const EpochSink& on_epoch,
