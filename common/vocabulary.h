@@ -12,9 +12,10 @@
 
 namespace automl {
 
-// A trial's life: pending -> running -> done | crashed (the trial's own diverged/NaN rule) |
-// failed (it reported an error, or used up its attempts).
-enum class TrialStatus { pending, running, done, crashed, failed };
+// A trial's life: pending (planned, not released) -> queued (released by the coordinator to any
+// worker) -> running -> done | crashed (the trial's own diverged/NaN rule) | failed (it reported
+// an error, or used up its attempts). A trial the engine runs itself goes pending -> running.
+enum class TrialStatus { pending, queued, running, done, crashed, failed };
 
 // A stage's life: waiting (its inputs are undecided) -> planned (jobs in the database) -> done
 // (decision stored) | failed (it threw) | skipped (an input did not decide).
@@ -39,8 +40,8 @@ struct Names;
 template <>
 struct Names<TrialStatus> {
   static constexpr std::string_view kind = "trial status";
-  static constexpr std::array<std::string_view, 5> text = {"pending", "running", "done", "crashed",
-                                                           "failed"};
+  static constexpr std::array<std::string_view, 6> text = {"pending", "queued",  "running",
+                                                           "done",    "crashed", "failed"};
 };
 template <>
 struct Names<StageStatus> {

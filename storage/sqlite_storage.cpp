@@ -1,6 +1,7 @@
-// SQLite backend: WAL journal so readers never block the writer, a busy timeout so concurrent
-// writers wait instead of failing, and a schema versioned by PRAGMA user_version. Every value
-// is read back by column name, and every INSERT names its columns.
+// SQLite backend (the SQL and row mapping it shares with PostgreSQL are in storage/rows.h): WAL
+// journal so readers never block the writer, a busy timeout so concurrent writers wait instead of
+// failing, and a schema versioned by PRAGMA user_version. Every value is read back by column name,
+// and every INSERT names its columns.
 #include <SQLiteCpp/Backup.h>
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <fmt/format.h>
@@ -12,6 +13,7 @@
 #include <thread>
 
 #include "common/error.h"
+#include "storage/rows.h"
 #include "storage/storage.h"
 
 namespace automl::storage {
@@ -19,11 +21,9 @@ namespace {
 
 constexpr int kBusyTimeoutMs = 60'000;
 constexpr int kBusyRetries = 20;
-constexpr const char* kNow = "strftime('%Y-%m-%dT%H:%M:%SZ','now')";
-
-double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
+// The database's clock, which for SQLite is the host's (julianday keeps the fraction of a second).
+constexpr rows::Clock kClock = {"strftime('%Y-%m-%dT%H:%M:%SZ','now')",
+                                "((julianday('now') - 2440587.5) * 86400.0)"};
 
 bool is_busy(const SQLite::Exception& e) {
   const int code = e.getErrorCode() & 0xff;
@@ -74,16 +74,6 @@ void bind_all(SQLite::Statement& s, const Args&... args) {
   (bind_one(s, ++index, args), ...);
 }
 
-// "INSERT OR REPLACE INTO table (a, b) VALUES (?, ?)" from the column list.
-std::string insert_sql(const char* verb, const char* table, const std::vector<const char*>& cols) {
-  std::string names, marks;
-  for (const auto* c : cols) {
-    names += (names.empty() ? "" : ", ") + std::string(c);
-    marks += marks.empty() ? "?" : ", ?";
-  }
-  return fmt::format("{} INTO {} ({}) VALUES ({})", verb, table, names, marks);
-}
-
 // Named-column reads of the current row.
 struct RowReader {
   const SQLite::Statement& s;
@@ -93,66 +83,8 @@ struct RowReader {
   std::int64_t integer(const char* c) const { return s.getColumn(c).getInt64(); }
   int int32(const char* c) const { return s.getColumn(c).getInt(); }
   bool flag(const char* c) const { return s.getColumn(c).getInt() != 0; }
-  template <typename E>
-  E enumerated(const char* c) const {
-    const auto value = text(c);
-    if (const auto parsed = try_parse<E>(value)) return *parsed;
-    throw StorageError(fmt::format("database {}: column {} holds '{}', not a {} this automl knows",
-                                   path, c, value, Names<E>::kind));
-  }
+  const std::string& database() const { return path; }
 };
-
-const char* const kTrialColumns =
-    "id, experiment_id, stage, label, status, method, seed, lr, repeat, config, device, reason, "
-    "seconds, summary, worker, attempts, heartbeat, device_seconds, estimated_seconds";
-
-TrialRow read_trial(const RowReader& r) {
-  TrialRow t;
-  t.id = r.integer("id");
-  t.experiment_id = r.integer("experiment_id");
-  t.stage = r.enumerated<Stage>("stage");
-  t.label = r.text("label");
-  t.status = r.enumerated<TrialStatus>("status");
-  t.method = r.enumerated<Method>("method");
-  t.seed = static_cast<std::uint64_t>(r.integer("seed"));
-  t.lr = r.real("lr");
-  t.repeat = r.int32("repeat");
-  t.config = r.text("config");
-  t.device = r.text("device");
-  t.reason = r.text("reason");
-  t.seconds = r.real("seconds");
-  t.summary = r.text("summary");
-  t.worker = r.text("worker");
-  t.attempts = r.int32("attempts");
-  t.heartbeat = r.real("heartbeat");
-  t.device_seconds = r.real("device_seconds");
-  t.estimated_seconds = r.real("estimated_seconds");
-  return t;
-}
-
-const char* const kEpochColumns =
-    "trial_id, epoch, lr, train_loss, train_accuracy, test_loss, test_accuracy, ity, seconds, "
-    "mi_seconds, bound, train_mae, test_mae, validation_accuracy, validation_mae";
-
-EpochRow read_epoch(const RowReader& r) {
-  EpochRow e;
-  e.trial_id = r.integer("trial_id");
-  e.epoch = r.int32("epoch");
-  e.lr = r.real("lr");
-  e.train_loss = r.real("train_loss");
-  e.train_accuracy = r.real("train_accuracy");
-  e.test_loss = r.real("test_loss");
-  e.test_accuracy = r.real("test_accuracy");
-  e.ity = r.real("ity");
-  e.seconds = r.real("seconds");
-  e.mi_seconds = r.real("mi_seconds");
-  e.bound = r.real("bound");
-  e.train_mae = r.real("train_mae");
-  e.test_mae = r.real("test_mae");
-  e.validation_accuracy = r.real("validation_accuracy");
-  e.validation_mae = r.real("validation_mae");
-  return e;
-}
 
 // Migration i brings the schema from version i to i + 1. Append only; never edit a shipped one.
 const char* const kMigrations[] = {
@@ -269,6 +201,13 @@ const char* const kMigrations[] = {
       validation_mae = COALESCE(json_extract(extra, '$.validation_mae'), 0);
     ALTER TABLE epochs DROP COLUMN extra;
     )sql",
+    // 4: the coordinator's lease on an experiment (trials gain the status 'queued': no DDL).
+    R"sql(
+    CREATE TABLE leases (
+      experiment_id INTEGER PRIMARY KEY REFERENCES experiments(id),
+      holder TEXT NOT NULL,
+      renewed_at REAL NOT NULL);
+    )sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -304,15 +243,15 @@ class SqliteStorage final : public Storage {
 
   std::int64_t create_experiment(const std::string& name, const std::string& config) override {
     return guarded([&] {
-      run(insert_sql("INSERT", "experiments", {"name", "config"}), name, config);
+      run(rows::insert_sql("INSERT", "experiments", {"name", "config"}), name, config);
       return db_->getLastInsertRowid();
     });
   }
 
   std::optional<ExperimentRow> find_experiment(const std::string& name) override {
-    auto rows = select_experiments("WHERE name = ?", name);
-    if (rows.empty()) return std::nullopt;
-    return rows.front();
+    auto found = select_experiments("WHERE name = ?", name);
+    if (found.empty()) return std::nullopt;
+    return found.front();
   }
 
   void set_experiment_status(std::int64_t id, ExperimentStatus status) override {
@@ -324,9 +263,7 @@ class SqliteStorage final : public Storage {
   std::int64_t add_trial(const TrialRow& t) override { return add_trials({t}).front(); }
 
   std::vector<std::int64_t> add_trials(const std::vector<TrialRow>& trials) override {
-    const auto insert = insert_sql("INSERT OR IGNORE", "trials",
-                                   {"experiment_id", "stage", "label", "status", "method", "seed",
-                                    "lr", "repeat", "config", "estimated_seconds"});
+    static const auto insert = rows::insert_sql("INSERT OR IGNORE", "trials", rows::kTrialInsert);
     return guarded([&] {
       WriteTransaction transaction(*db_);
       std::vector<std::int64_t> ids;
@@ -344,22 +281,16 @@ class SqliteStorage final : public Storage {
   }
 
   void start_trial(std::int64_t id, const std::string& device) override {
-    write(fmt::format("UPDATE trials SET status = ?, device = ?, heartbeat = ?, started_at = {} "
-                      "WHERE id = ?",
-                      kNow),
-          TrialStatus::running, device, unix_now(), id);
+    write(rows::start_trial_sql(kClock), TrialStatus::running, device, id);
   }
 
   void finish_trial(std::int64_t id, TrialStatus status, const std::string& reason, double seconds,
                     const std::string& summary) override {
-    write(fmt::format("UPDATE trials SET status = ?, reason = ?, seconds = ?, summary = ?, "
-                      "finished_at = {} WHERE id = ?",
-                      kNow),
-          status, reason, seconds, summary, id);
+    write(rows::finish_trial_sql(kClock), status, reason, seconds, summary, id);
   }
 
   std::vector<TrialRow> trials(const TrialFilter& filter) override {
-    std::string sql = std::string("SELECT ") + kTrialColumns + " FROM trials WHERE 1=1";
+    std::string sql = std::string("SELECT ") + rows::kTrialColumns + " FROM trials WHERE 1=1";
     if (filter.experiment_id) sql += " AND experiment_id = :experiment";
     if (filter.stage) sql += " AND stage = :stage";
     if (filter.status) sql += " AND status = :status";
@@ -368,34 +299,43 @@ class SqliteStorage final : public Storage {
       if (filter.experiment_id) select.bind(":experiment", *filter.experiment_id);
       if (filter.stage) select.bind(":stage", std::string(name(*filter.stage)));
       if (filter.status) select.bind(":status", std::string(name(*filter.status)));
-      return read_all<TrialRow>(select, read_trial);
+      return read_all<TrialRow>(select, rows::trial<RowReader>);
     });
   }
 
   std::optional<TrialRow> trial(std::int64_t id) override {
     return guarded([&]() -> std::optional<TrialRow> {
       SQLite::Statement select(
-          *db_, std::string("SELECT ") + kTrialColumns + " FROM trials WHERE id = ?");
+          *db_, std::string("SELECT ") + rows::kTrialColumns + " FROM trials WHERE id = ?");
       select.bind(1, id);
       if (!select.executeStep()) return std::nullopt;
-      return read_trial({select, path_});
+      return rows::trial(RowReader{select, path_});
+    });
+  }
+
+  bool queue_trial(std::int64_t id) override {
+    return guarded([&] {
+      SQLite::Statement update(*db_, rows::kQueueTrial);
+      bind_all(update, TrialStatus::queued, id, TrialStatus::pending);
+      return update.exec() == 1;
     });
   }
 
   std::optional<TrialRow> claim_trial(const ClaimRequest& r) override {
+    static const auto claim = rows::claim_sql(kClock) + "WHERE id = ?";
     return guarded([&]() -> std::optional<TrialRow> {
       WriteTransaction transaction(*db_);
       SQLite::Statement pick(*db_, r.trial_id > 0
-                                       ? "SELECT id FROM trials WHERE id = ? AND status = ?"
+                                       ? "SELECT id FROM trials WHERE id = ? AND status IN (?, ?)"
                                        : "SELECT id FROM trials WHERE experiment_id = ? AND "
                                          "status = ? ORDER BY id LIMIT 1");
-      bind_all(pick, r.trial_id > 0 ? r.trial_id : r.experiment_id, TrialStatus::pending);
+      if (r.trial_id > 0)
+        bind_all(pick, r.trial_id, TrialStatus::pending, TrialStatus::queued);
+      else
+        bind_all(pick, r.experiment_id, TrialStatus::queued);
       if (!pick.executeStep()) return std::nullopt;
       const auto id = pick.getColumn(0).getInt64();
-      run(fmt::format("UPDATE trials SET status = ?, worker = ?, device = ?, attempts = attempts "
-                      "+ 1, heartbeat = ?, reason = '', started_at = {} WHERE id = ?",
-                      kNow),
-          TrialStatus::running, r.worker, r.device, unix_now(), id);
+      run(claim, TrialStatus::running, r.worker, r.device, id);
       transaction.commit();
       return trial(id);
     });
@@ -403,10 +343,8 @@ class SqliteStorage final : public Storage {
 
   bool heartbeat(std::int64_t id, const std::string& worker) override {
     return guarded([&] {
-      SQLite::Statement update(*db_,
-                               "UPDATE trials SET heartbeat = ? WHERE id = ? AND worker = ? AND "
-                               "status = ?");
-      bind_all(update, unix_now(), id, worker, TrialStatus::running);
+      SQLite::Statement update(*db_, rows::heartbeat_sql(kClock));
+      bind_all(update, id, worker, TrialStatus::running);
       return update.exec() == 1;
     });
   }
@@ -414,11 +352,9 @@ class SqliteStorage final : public Storage {
   std::vector<TrialRow> requeue_stale(std::int64_t experiment_id, double max_age) override {
     return guarded([&] {
       WriteTransaction transaction(*db_);
-      SQLite::Statement select(*db_, std::string("SELECT ") + kTrialColumns +
-                                         " FROM trials WHERE experiment_id = ? AND status = ? "
-                                         "AND heartbeat < ?");
-      bind_all(select, experiment_id, TrialStatus::running, unix_now() - max_age);
-      auto stale = read_all<TrialRow>(select, read_trial);
+      SQLite::Statement select(*db_, rows::stale_trials_sql(kClock));
+      bind_all(select, experiment_id, TrialStatus::running, max_age);
+      auto stale = read_all<TrialRow>(select, rows::trial<RowReader>);
       for (const auto& t : stale)
         run("UPDATE trials SET status = ?, reason = ? WHERE id = ?", TrialStatus::pending,
             fmt::format("worker {} stopped sending heartbeats", t.worker), t.id);
@@ -428,45 +364,30 @@ class SqliteStorage final : public Storage {
   }
 
   void release_trial(std::int64_t id, const std::string& reason, int max_attempts) override {
-    write(
-        "UPDATE trials SET status = CASE WHEN attempts >= ? THEN ? ELSE ? END, reason = ? "
-        "WHERE id = ? AND status = ?",
-        max_attempts, TrialStatus::failed, TrialStatus::pending, reason, id, TrialStatus::running);
+    write(rows::kReleaseTrial, max_attempts, TrialStatus::failed, TrialStatus::pending, reason, id,
+          TrialStatus::running);
   }
 
   void count_failed_start(std::int64_t id, const std::string& reason, int max_attempts) override {
-    write(
-        "UPDATE trials SET attempts = attempts + 1, status = CASE WHEN attempts + 1 >= ? THEN ? "
-        "ELSE ? END, reason = ? WHERE id = ? AND status = ?",
-        max_attempts, TrialStatus::failed, TrialStatus::pending, reason, id, TrialStatus::pending);
+    write(rows::kCountFailedStart, max_attempts, TrialStatus::failed, TrialStatus::pending, reason,
+          id, TrialStatus::pending, TrialStatus::queued);
   }
 
   void return_trial(std::int64_t id, const std::string& reason) override {
-    write(
-        "UPDATE trials SET status = ?, attempts = MAX(attempts - 1, 0), reason = ? WHERE id = ? "
-        "AND status = ?",
-        TrialStatus::pending, reason, id, TrialStatus::running);
+    write(rows::kReturnTrial, TrialStatus::pending, reason, id, TrialStatus::running);
   }
 
   void add_device_seconds(std::int64_t id, double device_seconds) override {
-    write("UPDATE trials SET device_seconds = device_seconds + ? WHERE id = ?", device_seconds, id);
+    write(rows::kAddDeviceSeconds, device_seconds, id);
   }
 
   double device_seconds(std::int64_t experiment_id) override {
-    return scalar<double>(
-        "SELECT COALESCE(SUM(device_seconds), 0) FROM trials WHERE experiment_id = ?",
-        experiment_id);
+    return scalar<double>(rows::kDeviceSeconds, experiment_id);
   }
 
   void add_epoch(const EpochRow& e) override {
-    const auto epoch =
-        insert_sql("INSERT", "epochs",
-                   {"trial_id", "epoch", "lr", "train_loss", "train_accuracy", "test_loss",
-                    "test_accuracy", "ity", "seconds", "mi_seconds", "bound", "train_mae",
-                    "test_mae", "validation_accuracy", "validation_mae"});
-    const auto group =
-        insert_sql("INSERT", "epoch_groups",
-                   {"trial_id", "epoch", "name", "lr", "ity", "d_p", "d_p_raw", "d_s", "decision"});
+    static const auto epoch = rows::insert_sql("INSERT", "epochs", rows::kEpochInsert);
+    static const auto group = rows::insert_sql("INSERT", "epoch_groups", rows::kGroupInsert);
     guarded([&] {
       WriteTransaction transaction(*db_);
       run(epoch, e.trial_id, e.epoch, e.lr, e.train_loss, e.train_accuracy, e.test_loss,
@@ -480,23 +401,19 @@ class SqliteStorage final : public Storage {
 
   std::vector<EpochRow> epochs(std::int64_t trial_id) override {
     return guarded([&] {
-      SQLite::Statement select(*db_, std::string("SELECT ") + kEpochColumns +
+      SQLite::Statement select(*db_, std::string("SELECT ") + rows::kEpochColumns +
                                          " FROM epochs WHERE trial_id = ? ORDER BY epoch");
       select.bind(1, trial_id);
-      auto rows = read_all<EpochRow>(select, read_epoch);
-      SQLite::Statement groups(*db_,
-                               "SELECT epoch, name, lr, ity, d_p, d_p_raw, d_s, decision FROM "
-                               "epoch_groups WHERE trial_id = ? ORDER BY epoch, rowid");
+      auto epochs = read_all<EpochRow>(select, rows::epoch<RowReader>);
+      SQLite::Statement groups(*db_, rows::kSelectGroups);
       groups.bind(1, trial_id);
       while (groups.executeStep()) {
         const RowReader r{groups, path_};
         const int epoch = r.int32("epoch");
-        for (auto& e : rows)
-          if (e.epoch == epoch)
-            e.groups.push_back({r.text("name"), r.real("lr"), r.real("ity"), r.real("d_p"),
-                                r.real("d_p_raw"), r.real("d_s"), r.text("decision")});
+        for (auto& e : epochs)
+          if (e.epoch == epoch) e.groups.push_back(rows::group(r));
       }
-      return rows;
+      return epochs;
     });
   }
 
@@ -510,96 +427,67 @@ class SqliteStorage final : public Storage {
   }
 
   std::int64_t epochs_run(std::int64_t experiment_id) override {
-    return scalar<std::int64_t>(
-        "SELECT COUNT(*) FROM epochs JOIN trials ON trials.id = epochs.trial_id WHERE "
-        "trials.experiment_id = ? AND epochs.epoch > 0",
-        experiment_id);
+    return scalar<std::int64_t>(rows::kEpochsRun, experiment_id);
   }
 
   void set_stage(std::int64_t experiment_id, Stage stage, StageStatus status) override {
-    write(fmt::format("INSERT INTO stages (experiment_id, name, status) VALUES (?, ?, ?) ON "
-                      "CONFLICT (experiment_id, name) DO UPDATE SET status = excluded.status, "
-                      "updated_at = {}",
-                      kNow),
-          experiment_id, stage, status);
+    write(rows::set_stage_sql(kClock), experiment_id, stage, status);
   }
 
   void save_decision(const StageDecision& d) override {
     guarded([&] {
       WriteTransaction transaction(*db_);
-      run(fmt::format("INSERT INTO stages (experiment_id, name, status, decision) VALUES (?, ?, "
-                      "?, ?) ON CONFLICT (experiment_id, name) DO UPDATE SET status = "
-                      "excluded.status, decision = excluded.decision, updated_at = {}",
-                      kNow),
-          d.experiment_id, d.stage, d.status, d.decision);
+      run(rows::save_stage_sql(kClock), d.experiment_id, d.stage, d.status, d.decision);
       save_decision_tables(d);
       transaction.commit();
     });
   }
 
   std::vector<StageRow> stages(std::int64_t experiment_id) override {
-    return select_rows<StageRow>(
-        "SELECT experiment_id, name, status, decision, updated_at FROM stages WHERE "
-        "experiment_id = ? ORDER BY rowid",
-        experiment_id, [](const RowReader& r) {
-          return StageRow{r.integer("experiment_id"), r.enumerated<Stage>("name"),
-                          r.enumerated<StageStatus>("status"), r.text("decision"),
-                          r.text("updated_at")};
-        });
+    return select_rows<StageRow>(rows::kSelectStages, experiment_id, rows::stage<RowReader>);
   }
 
   std::vector<LrrtRow> lrrt_table(std::int64_t experiment_id) override {
-    return select_rows<LrrtRow>(
-        "SELECT trial, lr, crashed, min_ds, initial_loss, final_loss, initial_ity, final_ity, "
-        "initial_accuracy, final_accuracy FROM lrrt_table WHERE experiment_id = ? ORDER BY trial, "
-        "lr",
-        experiment_id, [](const RowReader& r) {
-          return LrrtRow{r.int32("trial"),           r.real("lr"),
-                         r.flag("crashed"),          r.real("min_ds"),
-                         r.real("initial_loss"),     r.real("final_loss"),
-                         r.real("initial_ity"),      r.real("final_ity"),
-                         r.real("initial_accuracy"), r.real("final_accuracy")};
-        });
+    return select_rows<LrrtRow>(rows::kSelectLrrt, experiment_id, rows::lrrt<RowReader>);
   }
 
   std::vector<LrrtBoundsRow> lrrt_bounds(std::int64_t experiment_id) override {
-    return select_rows<LrrtBoundsRow>(
-        "SELECT scope, attribute, lr_min, lr_max, lr_top, eps, warning FROM lrrt_bounds WHERE "
-        "experiment_id = ? ORDER BY rowid",
-        experiment_id, [](const RowReader& r) {
-          return LrrtBoundsRow{r.text("scope"),  r.text("attribute"), r.real("lr_min"),
-                               r.real("lr_max"), r.real("lr_top"),    r.real("eps"),
-                               r.text("warning")};
-        });
+    return select_rows<LrrtBoundsRow>(rows::kSelectBounds, experiment_id, rows::bounds<RowReader>);
   }
 
   std::vector<C1C2Row> c1c2_candidates(std::int64_t experiment_id) override {
-    return select_rows<C1C2Row>(
-        "SELECT round, c1, c2, lr_min, lr_max, lr_top, eps, epochs, score, kept FROM "
-        "c1c2_candidates WHERE experiment_id = ? ORDER BY round, score DESC",
-        experiment_id, [](const RowReader& r) {
-          return C1C2Row{r.int32("round"), r.real("c1"),     r.real("c2"),  r.real("lr_min"),
-                         r.real("lr_max"), r.real("lr_top"), r.real("eps"), r.int32("epochs"),
-                         r.real("score"),  r.flag("kept")};
-        });
+    return select_rows<C1C2Row>(rows::kSelectC1C2, experiment_id, rows::c1c2<RowReader>);
   }
 
   std::vector<ResultRow> results(std::int64_t experiment_id) override {
-    return select_rows<ResultRow>(
-        "SELECT method, seed, trial_id, lr, final_test_accuracy, best_test_accuracy, "
-        "final_test_mae, status FROM results WHERE experiment_id = ? ORDER BY method, seed",
-        experiment_id, [](const RowReader& r) {
-          ResultRow row;
-          row.method = r.enumerated<Method>("method");
-          row.seed = static_cast<std::uint64_t>(r.integer("seed"));
-          row.trial_id = r.integer("trial_id");
-          row.lr = r.real("lr");
-          row.final_test_accuracy = r.real("final_test_accuracy");
-          row.best_test_accuracy = r.real("best_test_accuracy");
-          row.final_test_mae = r.real("final_test_mae");
-          row.status = r.enumerated<TrialStatus>("status");
-          return row;
-        });
+    return select_rows<ResultRow>(rows::kSelectResults, experiment_id, rows::result<RowReader>);
+  }
+
+  bool acquire_lease(std::int64_t experiment_id, const std::string& holder,
+                     double ttl_seconds) override {
+    static const auto acquire = rows::acquire_lease_sql(kClock);
+    return guarded([&] {
+      WriteTransaction transaction(*db_);
+      SQLite::Statement upsert(*db_, acquire);
+      bind_all(upsert, experiment_id, holder, ttl_seconds);
+      const bool held = upsert.executeStep();
+      upsert.reset();  // a RETURNING statement writes when it is stepped to its end or reset
+      transaction.commit();
+      return held;
+    });
+  }
+
+  void release_lease(std::int64_t experiment_id, const std::string& holder) override {
+    write(rows::kReleaseLease, experiment_id, holder);
+  }
+
+  std::optional<std::string> lease_holder(std::int64_t experiment_id) override {
+    return guarded([&]() -> std::optional<std::string> {
+      SQLite::Statement select(*db_, rows::kLeaseHolder);
+      bind_all(select, experiment_id);
+      if (!select.executeStep()) return std::nullopt;
+      return select.getColumn(0).getString();
+    });
   }
 
   Table query(const std::string& sql) override {
@@ -728,16 +616,12 @@ class SqliteStorage final : public Storage {
   }
 
   void save_decision_tables(const StageDecision& d) {
-    static const auto lrrt = insert_sql(
-        "INSERT OR REPLACE", "lrrt_table",
-        {"experiment_id", "trial", "lr", "crashed", "min_ds", "initial_loss", "final_loss",
-         "initial_ity", "final_ity", "initial_accuracy", "final_accuracy"});
-    static const auto bounds = insert_sql(
-        "INSERT OR REPLACE", "lrrt_bounds",
-        {"experiment_id", "scope", "attribute", "lr_min", "lr_max", "lr_top", "eps", "warning"});
-    static const auto c1c2 = insert_sql("INSERT OR REPLACE", "c1c2_candidates",
-                                        {"experiment_id", "round", "c1", "c2", "lr_min", "lr_max",
-                                         "lr_top", "eps", "epochs", "score", "kept"});
+    static const auto lrrt = rows::insert_sql("INSERT OR REPLACE", "lrrt_table", rows::kLrrtInsert);
+    static const auto bounds =
+        rows::insert_sql("INSERT OR REPLACE", "lrrt_bounds", rows::kBoundsInsert);
+    static const auto c1c2 =
+        rows::insert_sql("INSERT OR REPLACE", "c1c2_candidates", rows::kC1C2Insert);
+    static const auto result = std::string("INSERT OR REPLACE ") + rows::kResultValues;
     for (const auto& r : d.lrrt_table)
       run(lrrt, d.experiment_id, r.trial, r.lr, r.crashed, r.min_ds, r.initial_loss, r.final_loss,
           r.initial_ity, r.final_ity, r.initial_accuracy, r.final_accuracy);
@@ -748,11 +632,8 @@ class SqliteStorage final : public Storage {
       run(c1c2, d.experiment_id, c.round, c.c1, c.c2, c.lr_min, c.lr_max, c.lr_top, c.eps, c.epochs,
           c.score, c.kept);
     for (const auto& r : d.results)
-      run("INSERT OR REPLACE INTO results (experiment_id, method, seed, trial_id, lr, "
-          "final_test_accuracy, best_test_accuracy, final_test_mae, status) VALUES (?, ?, ?, "
-          "(SELECT id FROM trials WHERE experiment_id = ? AND label = ?), ?, ?, ?, ?, ?)",
-          d.experiment_id, r.method, r.seed, d.experiment_id, r.label, r.lr, r.final_test_accuracy,
-          r.best_test_accuracy, r.final_test_mae, r.status);
+      run(result, d.experiment_id, r.method, r.seed, d.experiment_id, r.label, r.lr,
+          r.final_test_accuracy, r.best_test_accuracy, r.final_test_mae, r.status);
   }
 
   // One statement inside the caller's transaction.
@@ -784,9 +665,9 @@ class SqliteStorage final : public Storage {
 
   template <typename Row, typename Read>
   std::vector<Row> read_all(SQLite::Statement& select, Read read) {
-    std::vector<Row> rows;
-    while (select.executeStep()) rows.push_back(read(RowReader{select, path_}));
-    return rows;
+    std::vector<Row> out;
+    while (select.executeStep()) out.push_back(read(RowReader{select, path_}));
+    return out;
   }
 
   template <typename Row, typename Read>
@@ -800,14 +681,9 @@ class SqliteStorage final : public Storage {
 
   std::vector<ExperimentRow> select_experiments(const std::string& where, const std::string& name) {
     return guarded([&] {
-      SQLite::Statement select(
-          *db_,
-          "SELECT id, name, config, status, created_at FROM experiments " + where + " ORDER BY id");
+      SQLite::Statement select(*db_, rows::kSelectExperiments + where + " ORDER BY id");
       if (!where.empty()) select.bind(1, name);
-      return read_all<ExperimentRow>(select, [](const RowReader& r) {
-        return ExperimentRow{r.integer("id"), r.text("name"), r.text("config"),
-                             r.enumerated<ExperimentStatus>("status"), r.text("created_at")};
-      });
+      return read_all<ExperimentRow>(select, rows::experiment<RowReader>);
     });
   }
 

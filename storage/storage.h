@@ -1,7 +1,7 @@
 #pragma once
-// The trial database, behind an interface free of any backend's specifics: SQLite today
-// (storage/sqlite_storage.cpp); a PostgreSQL backend for workers on many hosts can implement the
-// same calls. Every write is durable when the call returns.
+// The trial database, behind an interface free of any backend's specifics: SQLite for one
+// machine (storage/sqlite_storage.cpp), PostgreSQL for workers on many hosts
+// (storage/postgres_storage.cpp). Every write is durable when the call returns.
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -14,7 +14,8 @@
 namespace automl::storage {
 
 // A database that cannot be opened, read or written (corrupt, full disk, locked past every
-// retry, newer schema). The message names the file. Never a trial's own failure.
+// retry, newer schema). The message names the file, or the server's URL with any password
+// redacted. Never a trial's own failure.
 class StorageError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -136,8 +137,8 @@ struct StageDecision {
   std::vector<ResultRow> results;
 };
 
-// What a worker asks for: one given trial (trial_id > 0) or the oldest pending one of an
-// experiment.
+// What a worker asks for: one given trial (trial_id > 0), pending or queued; or (trial_id == 0)
+// the oldest queued trial of the experiment, never a merely pending one.
 struct ClaimRequest {
   std::int64_t experiment_id = 0;
   std::int64_t trial_id = 0;
@@ -177,15 +178,18 @@ class Storage {
   virtual std::vector<TrialRow> trials(const TrialFilter& filter) = 0;
   virtual std::optional<TrialRow> trial(std::int64_t trial_id) = 0;
 
-  // Atomically moves one pending trial to running for `request.worker` (attempts + 1, heartbeat
-  // now) and returns it; nullopt when there is none, or the asked-for one is not pending. Two
-  // workers never claim the same trial (SQLite: one IMMEDIATE transaction; PostgreSQL: SELECT
-  // ... FOR UPDATE SKIP LOCKED).
+  // Releases a pending trial to any worker (pending -> queued); false when it was not pending.
+  virtual bool queue_trial(std::int64_t trial_id) = 0;
+  // Atomically moves one trial to running for `request.worker` (attempts + 1, heartbeat now) and
+  // returns it (see ClaimRequest for which); nullopt when there is none, or the asked-for one is
+  // neither pending nor queued. Two workers never claim the same trial (SQLite: one IMMEDIATE
+  // transaction; PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED).
   virtual std::optional<TrialRow> claim_trial(const ClaimRequest& request) = 0;
-  // The running worker's sign of life; false when the trial is no longer its own (requeued).
+  // The running worker's sign of life, stamped with the database's clock (never the worker's);
+  // false when the trial is no longer its own (requeued).
   virtual bool heartbeat(std::int64_t trial_id, const std::string& worker) = 0;
-  // Running trials of the experiment whose heartbeat is older than `max_age_seconds` go back to
-  // pending; returns them.
+  // Running trials of the experiment whose heartbeat is older than `max_age_seconds` by the
+  // database's clock go back to pending; returns them as they were.
   virtual std::vector<TrialRow> requeue_stale(std::int64_t experiment_id,
                                               double max_age_seconds) = 0;
   // A running trial goes back to pending, or to failed when it has used `max_attempts`.
@@ -220,17 +224,45 @@ class Storage {
   virtual std::vector<C1C2Row> c1c2_candidates(std::int64_t experiment_id) = 0;
   virtual std::vector<ResultRow> results(std::int64_t experiment_id) = 0;
 
+  // The experiment's coordinator lease: true when `holder` holds it now, because it was free, or
+  // its holder's last renewal is older than `ttl_seconds` by the database's clock, or it was
+  // already `holder`'s (then it is renewed). Atomic: two callers never both get true.
+  virtual bool acquire_lease(std::int64_t experiment_id, const std::string& holder,
+                             double ttl_seconds) = 0;
+  // Frees the lease if `holder` holds it; otherwise does nothing.
+  virtual void release_lease(std::int64_t experiment_id, const std::string& holder) = 0;
+  // Who holds the experiment's lease (expired or not), if anyone: a coordinator that finds its
+  // holder dead on its own host need not wait for the lease to expire.
+  virtual std::optional<std::string> lease_holder(std::int64_t experiment_id) = 0;
+
   // Runs one read-only SQL statement (rejected if it would write, or holds more than one).
   virtual Table query(const std::string& sql) = 0;
 };
 
 enum class Access {
-  read_write,  // creates the file and migrates its schema as needed
-  read_only,   // never writes the file: an older schema is migrated in a copy held in memory
+  read_write,  // creates the file (SQLite) and migrates the schema as needed
+  read_only,   // never writes: SQLite migrates an older schema in a copy held in memory;
+               // PostgreSQL refuses an older schema (open it read-write once)
 };
 
 // Opens the database at `path`. An existing file is integrity-checked first (SQLite's
 // quick_check): a corrupt one is refused with a StorageError naming it.
 std::unique_ptr<Storage> open_sqlite(const std::string& path, Access access = Access::read_write);
+
+// Opens the PostgreSQL database at `url` (postgresql://user@host:port/db?params, or any libpq
+// connection string). Passwords come only from libpq's own places (PGPASSWORD, ~/.pgpass, the
+// service file, the URL itself); messages show the URL with any password redacted. A build
+// without libpqxx throws a StorageError saying so.
+std::unique_ptr<Storage> open_postgres(const std::string& url, Access access = Access::read_write);
+
+// PostgreSQL for a postgresql:// or postgres:// URL, SQLite for anything else (a path).
+std::unique_ptr<Storage> open_storage(const std::string& location,
+                                      Access access = Access::read_write);
+
+// True when `location` names a PostgreSQL database (a postgresql:// or postgres:// URL).
+bool is_postgres_url(const std::string& location);
+
+// `url` with any password in it replaced by "***": what messages may show.
+std::string redact_password(const std::string& url);
 
 }  // namespace automl::storage

@@ -1,11 +1,16 @@
-// The SQLite trial database: what is written reads back equal, the schema is versioned, and
-// `query` refuses writes.
+// The trial database, on SQLite and on PostgreSQL (storage_backends.h): what is written reads
+// back equal, the schema is versioned, `query` refuses writes, and trials move between states
+// (queued, claimed, requeued by the database's clock) and the coordinator's lease as documented.
 #include <catch2/catch.hpp>
 
+#include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <thread>
 
 #include "common/error.h"
 #include "storage/storage.h"
+#include "storage_backends.h"
 #include "test_support.h"
 
 using namespace automl;
@@ -23,14 +28,32 @@ std::string user_version(const std::string& path) {
   return text.substr(0, text.find_last_not_of('\n') + 1);
 }
 
+// Three pending trials of a new experiment "e".
+struct ThreeTrials {
+  std::int64_t experiment = 0;
+  std::vector<std::int64_t> ids;
+};
+
+ThreeTrials add_three_trials(Storage& db) {
+  ThreeTrials made;
+  made.experiment = db.create_experiment("e", "name: e\n");
+  std::vector<TrialRow> rows(3);
+  for (int k = 0; k < 3; ++k) {
+    rows[k].experiment_id = made.experiment;
+    rows[k].stage = Stage::lrrt;
+    rows[k].label = "job/" + std::to_string(k);
+    rows[k].config = "{}";
+  }
+  made.ids = db.add_trials(rows);
+  return made;
+}
+
 }  // namespace
 
-TEST_CASE("Experiments, trials and epochs round-trip through SQLite", "[storage]") {
-  automl::test::TempDir dir;
-  const auto path = dir.file("runs/t.db");  // parent directory is created
+STORAGE_TEST_CASE("Experiments, trials and epochs round-trip", "[storage]") {
   std::int64_t trial_id = 0;
   {
-    auto db = open_sqlite(path);
+    auto db = database.open();
     const auto experiment = db->create_experiment("e1", "name: e1\n");
     TrialRow t;
     t.experiment_id = experiment;
@@ -47,7 +70,7 @@ TEST_CASE("Experiments, trials and epochs round-trip through SQLite", "[storage]
         {trial_id, 2, 0.05, 1.3, 0.61, 1.2, 0.62, 0.9, 1.25, 0.02, 1.75, 0.3, 0.4, 0.63, 0.5, {}});
     db->finish_trial(trial_id, TrialStatus::done, "", 2.75, R"({"best":0.62})");
   }
-  auto db = open_sqlite(path);  // reopen: everything was committed
+  auto db = database.open();  // reopen: everything was committed
   REQUIRE(db->experiments().size() == 1);
   CHECK(db->find_experiment("e1")->config == "name: e1\n");
   CHECK_FALSE(db->find_experiment("nope"));
@@ -83,18 +106,29 @@ TEST_CASE("Experiments, trials and epochs round-trip through SQLite", "[storage]
     CHECK_THROWS_AS(db->query("DELETE FROM epochs"), automl::InputError);
     CHECK(db->epochs(trial_id).size() == 2);
     CHECK_THROWS_WITH(db->query("SELEC 1"), Catch::Contains("syntax"));
+    CHECK_THROWS_AS(
+        db->query("WITH gone AS (DELETE FROM epochs RETURNING epoch) SELECT * FROM gone"),
+        automl::InputError);
+    CHECK_THROWS_AS(db->query("UPDATE trials SET status = 'failed'"), automl::InputError);
+    CHECK(db->epochs(trial_id).size() == 2);
+    CHECK(db->trial(trial_id)->status == TrialStatus::done);
+  }
+  SECTION("a second statement is refused, not dropped") {
+    CHECK_THROWS_WITH(db->query("SELECT 1; DELETE FROM epochs"),
+                      Catch::Contains("more than one statement"));
+    CHECK_THROWS_WITH(db->query("SELECT 1; SELECT 2"), Catch::Contains("more than one statement"));
+    CHECK(db->epochs(trial_id).size() == 2);
+    CHECK(db->query("SELECT COUNT(*) FROM epochs;  ").rows.at(0).at(0) == "2");  // a trailing ;
   }
   SECTION("duplicate epochs are rejected") {
     CHECK_THROWS(db->add_epoch({trial_id, 2, 0.05, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, {}}));
   }
   SECTION("schema version is recorded") {
-    const auto version = user_version(path);
-    CHECK_FALSE(version.empty());
-    CHECK(version != "0");
+    CHECK(database.schema_version() == 4);
   }
 }
 
-TEST_CASE("A database from a newer automl is refused", "[storage]") {
+TEST_CASE("A SQLite database from a newer automl is refused", "[storage][sqlite]") {
   automl::test::TempDir dir;
   const auto path = dir.file("new.db");
   open_sqlite(path).reset();
@@ -103,29 +137,31 @@ TEST_CASE("A database from a newer automl is refused", "[storage]") {
   CHECK_THROWS_WITH(open_sqlite(path), Catch::Contains("newer than this automl"));
 }
 
-TEST_CASE("Claims, heartbeats and requeues move trials between states", "[storage]") {
-  automl::test::TempDir dir;
-  auto db = open_sqlite(dir.file("claims.db"));
-  const auto experiment = db->create_experiment("e", "name: e\n");
-  std::vector<TrialRow> rows(3);
-  for (int k = 0; k < 3; ++k) {
-    rows[k].experiment_id = experiment;
-    rows[k].stage = Stage::lrrt;
-    rows[k].label = "job/" + std::to_string(k);
-    rows[k].config = "{}";
-  }
-  const auto ids = db->add_trials(rows);
+STORAGE_TEST_CASE("Claims, heartbeats and requeues move trials between states", "[storage]") {
+  auto db = database.open();
+  const auto [experiment, ids] = add_three_trials(*db);
   REQUIRE(ids.size() == 3);
-  CHECK(db->add_trials({rows[1]}) == std::vector<std::int64_t>{ids[1]});  // no second copy
+  TrialRow again_row;
+  again_row.experiment_id = experiment;
+  again_row.stage = Stage::lrrt;
+  again_row.label = "job/1";
+  again_row.config = "{}";
+  CHECK(db->add_trials({again_row}) == std::vector<std::int64_t>{ids[1]});  // no second copy
   CHECK(db->trials({}).size() == 3);
 
+  CHECK_FALSE(db->claim_trial({experiment, 0, "w1", "cpu"}));  // pending is not released
+  CHECK(db->queue_trial(ids[0]));
+  CHECK_FALSE(db->queue_trial(ids[0]));  // queued already
+  CHECK(db->trial(ids[0])->status == TrialStatus::queued);
   const auto first = db->claim_trial({experiment, 0, "w1", "cpu"});
   REQUIRE(first);
-  CHECK(first->id == ids[0]);  // the oldest pending one
+  CHECK(first->id == ids[0]);  // the oldest queued one
   CHECK(first->status == TrialStatus::running);
+  CHECK(first->worker == "w1");
   CHECK(first->attempts == 1);
-  CHECK_FALSE(db->claim_trial({experiment, ids[0], "w2", "cpu"}));  // not pending any more
-  const auto third = db->claim_trial({experiment, ids[2], "w2", "cuda:0"});
+  CHECK_FALSE(db->claim_trial({experiment, ids[0], "w2", "cpu"}));  // not claimable any more
+  CHECK_FALSE(db->queue_trial(ids[0]));                             // running is not pending
+  const auto third = db->claim_trial({experiment, ids[2], "w2", "cuda:0"});  // pending, by id
   REQUIRE(third);
   CHECK(third->device == "cuda:0");
 
@@ -133,8 +169,10 @@ TEST_CASE("Claims, heartbeats and requeues move trials between states", "[storag
   CHECK_FALSE(db->heartbeat(ids[0], "w2"));              // not w2's trial
   CHECK(db->requeue_stale(experiment, 3600).empty());    // fresh heartbeats
   const auto stale = db->requeue_stale(experiment, -1);  // everything counts as silent
-  CHECK(stale.size() == 2);
+  REQUIRE(stale.size() == 2);
+  CHECK(stale[0].status == TrialStatus::running);  // as they were
   CHECK(db->trial(ids[0])->status == TrialStatus::pending);
+  CHECK_THAT(db->trial(ids[0])->reason, Catch::Contains("w1"));
   CHECK_FALSE(db->heartbeat(ids[0], "w1"));  // w1 learns it lost the trial
 
   const auto again = db->claim_trial({experiment, ids[0], "w3", "cpu"});
@@ -153,9 +191,93 @@ TEST_CASE("Claims, heartbeats and requeues move trials between states", "[storag
   CHECK(db->device_seconds(experiment) == 4.0);
 }
 
-TEST_CASE("Epoch groups, truncation and stage decisions round-trip", "[storage]") {
-  automl::test::TempDir dir;
-  auto db = open_sqlite(dir.file("d.db"));
+STORAGE_TEST_CASE("Queued trials go to any worker, pending ones only by id", "[storage]") {
+  auto db = database.open();
+  const auto [experiment, ids] = add_three_trials(*db);
+  const auto other = db->create_experiment("other", "name: other\n");
+  CHECK(db->queue_trial(ids[2]));
+  CHECK(db->queue_trial(ids[1]));
+  CHECK_FALSE(db->claim_trial({other, 0, "w", "cpu"}));  // another experiment's queue is empty
+
+  const auto a = db->claim_trial({experiment, 0, "w", "cpu"});
+  REQUIRE(a);
+  CHECK(a->id == ids[1]);  // the lowest queued id, not the order of queueing
+  const auto b = db->claim_trial({experiment, 0, "w", "cpu"});
+  REQUIRE(b);
+  CHECK(b->id == ids[2]);
+  CHECK_FALSE(db->claim_trial({experiment, 0, "w", "cpu"}));  // ids[0] is merely pending
+  CHECK(db->trial(ids[0])->status == TrialStatus::pending);
+
+  SECTION("every way back goes to pending, never to queued") {
+    db->return_trial(ids[1], "engine interrupted");
+    CHECK(db->trial(ids[1])->status == TrialStatus::pending);
+    CHECK(db->trial(ids[1])->attempts == 0);
+    db->release_trial(ids[2], "worker died", 3);
+    CHECK(db->trial(ids[2])->status == TrialStatus::pending);
+    CHECK_FALSE(db->claim_trial({experiment, 0, "w", "cpu"}));
+  }
+  SECTION("a queued trial whose worker died before claiming counts an attempt") {
+    CHECK(db->queue_trial(ids[0]));
+    db->count_failed_start(ids[0], "worker died at start", 3);
+    CHECK(db->trial(ids[0])->status == TrialStatus::pending);
+    CHECK(db->trial(ids[0])->attempts == 1);
+  }
+  SECTION("a queued trial can still be claimed by id") {
+    CHECK(db->queue_trial(ids[0]));
+    const auto c = db->claim_trial({0, ids[0], "w", "cpu"});
+    REQUIRE(c);
+    CHECK(c->status == TrialStatus::running);
+  }
+}
+
+STORAGE_TEST_CASE("Heartbeats age by the database's clock", "[storage]") {
+  auto db = database.open();
+  const auto [experiment, ids] = add_three_trials(*db);
+  REQUIRE(db->claim_trial({experiment, ids[0], "w", "cpu"}));
+  const auto stamped = db->trial(ids[0])->heartbeat;
+  const double now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  CHECK(std::abs(stamped - now) < 60);  // unix seconds (the test's host serves both here)
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  CHECK(db->requeue_stale(experiment, 30).empty());
+  const auto stale = db->requeue_stale(experiment, 0.3);  // 0.6 s of silence by the server
+  REQUIRE(stale.size() == 1);
+  CHECK(stale[0].id == ids[0]);
+  // A heartbeat restamps it with the database's time, whatever the caller's clock says.
+  REQUIRE(db->claim_trial({experiment, ids[0], "w", "cpu"}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  CHECK(db->heartbeat(ids[0], "w"));
+  CHECK(db->requeue_stale(experiment, 0.3).empty());
+  CHECK(db->trial(ids[0])->heartbeat > stamped);
+}
+
+STORAGE_TEST_CASE("The coordinator lease has one holder at a time", "[storage]") {
+  auto db = database.open();
+  const auto experiment = db->create_experiment("e", "name: e\n");
+  const auto other = db->create_experiment("f", "name: f\n");
+  CHECK(db->acquire_lease(experiment, "a", 60));        // free
+  CHECK_FALSE(db->acquire_lease(experiment, "b", 60));  // a's, and fresh
+  CHECK(db->acquire_lease(experiment, "a", 60));        // renewed by its holder
+  CHECK(db->acquire_lease(other, "b", 60));             // one lease per experiment
+  db->release_lease(experiment, "b");                   // not b's: nothing happens
+  CHECK_FALSE(db->acquire_lease(experiment, "b", 60));
+  db->release_lease(experiment, "a");
+  CHECK(db->acquire_lease(experiment, "b", 60));  // freed
+  CHECK_FALSE(db->acquire_lease(experiment, "a", 60));
+
+  // Expiry by the database's clock: b stops renewing; after its TTL, a takes over.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  CHECK_FALSE(db->acquire_lease(experiment, "a", 30));  // 0.5 s old: within a 30 s TTL
+  CHECK(db->acquire_lease(experiment, "a", 0.2));       // older than a 0.2 s TTL
+  CHECK_FALSE(db->acquire_lease(experiment, "b", 60));  // a's now, freshly renewed
+  CHECK(db->lease_holder(experiment) == std::optional<std::string>("a"));
+  db->release_lease(experiment, "a");
+  CHECK_FALSE(db->lease_holder(experiment));
+  CHECK(db->lease_holder(other) == std::optional<std::string>("b"));  // expired or not
+}
+
+STORAGE_TEST_CASE("Epoch groups, truncation and stage decisions round-trip", "[storage]") {
+  auto db = database.open();
   const auto experiment = db->create_experiment("e", "name: e\n");
   TrialRow t;
   t.experiment_id = experiment;
@@ -221,7 +343,7 @@ TEST_CASE("Epoch groups, truncation and stage decisions round-trip", "[storage]"
   CHECK(db->stages(experiment)[1].status == StageStatus::planned);
 }
 
-TEST_CASE("A version-1 database is migrated with its rows kept", "[storage]") {
+TEST_CASE("A version-1 SQLite database is migrated with its rows kept", "[storage][sqlite]") {
   automl::test::TempDir dir;
   const auto path = dir.file("v1.db");
   // The schema as version 1 shipped it, written with the sqlite3 tool.
@@ -244,7 +366,7 @@ TEST_CASE("A version-1 database is migrated with its rows kept", "[storage]") {
       "PRAGMA user_version = 1;";
   REQUIRE(std::system(("sqlite3 " + path + " \"" + v1 + "\"").c_str()) == 0);
   auto db = open_sqlite(path);
-  CHECK(user_version(path) == "3");
+  CHECK(user_version(path) == "4");
   const auto trials = db->trials({});
   REQUIRE(trials.size() == 1);
   CHECK(trials[0].status == TrialStatus::done);

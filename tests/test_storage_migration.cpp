@@ -73,7 +73,7 @@ TEST_CASE("A version 2 database migrates and reports what the previous release r
   }
   SECTION("read-write: the file is migrated, and reads the same") {
     storage::open_sqlite(path);
-    CHECK(user_version(path) == 3);
+    CHECK(user_version(path) == 4);
     auto db = storage::open_sqlite(path, storage::Access::read_only);
     CHECK(report_text(*db) == expected);
   }
