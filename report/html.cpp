@@ -1,6 +1,7 @@
 // html_report(): one self-contained page, tables plus inline SVG plots (report/svg.h).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -8,6 +9,7 @@
 
 #include "common/error.h"
 #include "common/text.h"
+#include "report/html_parts.h"
 #include "report/report.h"
 #include "report/svg.h"
 #include "report/table_text.h"
@@ -16,6 +18,7 @@ namespace automl::report {
 namespace {
 
 const char* const kStyle = R"css(
+.warning { color: #a33; }
 body { font-family: sans-serif; margin: 24px; color: #222; max-width: 1800px; }
 h1 { font-size: 22px; } h2 { font-size: 18px; margin-top: 36px; border-bottom: 1px solid #ccc; }
 h3 { font-size: 15px; margin: 18px 0 6px; }
@@ -26,19 +29,6 @@ th { background: #f2f2f2; }
 .figures { display: flex; flex-wrap: wrap; gap: 12px; }
 .note { color: #555; font-size: 13px; }
 )css";
-
-std::string html_table(const std::vector<std::string>& header,
-                       const std::vector<std::vector<std::string>>& rows) {
-  std::string out = "<table>\n<tr>";
-  for (const auto& h : header) out += "<th>" + escape_xml(h) + "</th>";
-  out += "</tr>\n";
-  for (const auto& row : rows) {
-    out += "<tr>";
-    for (const auto& cell : row) out += "<td>" + escape_xml(cell) + "</td>";
-    out += "</tr>\n";
-  }
-  return out + "</table>\n";
-}
 
 std::vector<double> as_double(const std::vector<int>& values) {
   return {values.begin(), values.end()};
@@ -179,6 +169,38 @@ std::string cost_chart(const ExperimentSummary& s) {
   return chart.svg();
 }
 
+// I(T;Y) per epoch of every MI-measuring method's best run: what MI-SGD's decay reads.
+std::string ity_chart(const ExperimentSummary& s) {
+  Chart chart("I(T;Y) per epoch, best run of each method", "epoch", "ITY (nats)");
+  for (std::size_t i = 0; i < s.methods.size(); ++i) {
+    const Run* run = best_run(s, s.methods[i]);
+    if (!run || std::none_of(run->ity.begin(), run->ity.end(), [](double v) { return v != 0; }))
+      continue;
+    chart.add({method_title(run->method), as_double(run->epochs), run->ity, {}, palette(i)});
+  }
+  return chart.empty() ? "" : chart.svg();
+}
+
+// The C1/C2 successive-halving rounds: each candidate's validation score per round, those
+// kept for the next round apart from those dropped (a crashed candidate scores -1: left out).
+std::string c1c2_chart(const ExperimentSummary& s) {
+  Chart chart("C1/C2 search: validation score per round", "round", "validation accuracy (%)");
+  Series kept{"kept", {}, {}, {}, "#2ca02c"}, dropped{"dropped", {}, {}, {}, "#999"};
+  for (auto* series : {&kept, &dropped}) {
+    series->line = false;
+    series->markers = true;
+  }
+  for (const auto& c : s.c1c2) {
+    if (c.score < 0) continue;
+    auto& series = c.kept ? kept : dropped;
+    series.x.push_back(c.round);
+    series.y.push_back(100 * c.score);
+  }
+  for (auto* series : {&kept, &dropped})
+    if (!series->x.empty()) chart.add(*series);
+  return chart.empty() ? "" : chart.svg();
+}
+
 std::string experiment_section(const ExperimentSummary& s) {
   std::string out =
       fmt::format("<h2>{} <span class=\"note\">({})</span></h2>\n", escape_xml(s.experiment.name),
@@ -189,12 +211,14 @@ std::string experiment_section(const ExperimentSummary& s) {
   if (s.methods.empty())
     out += "<p>No final runs recorded yet.</p>\n";
   else
-    out += html_table(table_header(s), table_rows(s));
+    out += html_table(table_header(s), table_rows(s), "comparison");
   out += "<p class=\"note\">" + escape_xml(stage_line(s));
   for (const auto& line : bounds_lines(s)) out += "<br>" + escape_xml(line);
   out += "</p>\n<div class=\"figures\">\n";
   if (!s.methods.empty()) out += comparison_chart(s) + cost_chart(s);
   if (!s.lrrt_table.empty()) out += lrrt_chart(s);
+  if (!s.methods.empty()) out += ity_chart(s);
+  if (!s.c1c2.empty()) out += c1c2_chart(s);
   out += "</div>\n";
   for (const auto& m : s.methods)
     out += "<h3>" + escape_xml(method_title(m.method)) + "</h3>\n<div class=\"figures\">\n" +
@@ -250,6 +274,29 @@ std::string mi_curve_section(const ReportOptions& options) {
 }
 
 }  // namespace
+
+std::string html_table(const std::vector<std::string>& header,
+                       const std::vector<std::vector<std::string>>& rows,
+                       const std::string& css_class) {
+  std::string out =
+      css_class.empty() ? "<table>\n<tr>" : "<table class=\"" + css_class + "\">\n<tr>";
+  for (const auto& h : header) out += "<th>" + escape_xml(h) + "</th>";
+  out += "</tr>\n";
+  for (const auto& row : rows) {
+    out += "<tr>";
+    for (const auto& cell : row) out += "<td>" + escape_xml(cell) + "</td>";
+    out += "</tr>\n";
+  }
+  return out + "</table>\n";
+}
+
+std::string html_style() {
+  return kStyle;
+}
+
+std::string experiment_html(const ExperimentSummary& summary) {
+  return experiment_section(summary);
+}
 
 std::string lrrt_svg(const ExperimentSummary& summary) {
   return lrrt_chart(summary);

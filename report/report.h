@@ -33,6 +33,7 @@ struct Run {
   double device_seconds = 0;
   std::vector<int> epochs;                              // 1-based epochs with a record
   std::vector<double> test, train, lr, seconds;         // per epoch; test/train = accuracy or MAE
+  std::vector<double> ity;                              // model-level I(T;Y) per epoch, nats
   std::map<std::string, std::vector<double>> group_lr;  // per layer (layer-wise runs)
 };
 
@@ -62,7 +63,8 @@ struct ExperimentSummary {
   std::vector<storage::LrrtRow> lrrt_table;  // table D; while the LRRT is undecided, rebuilt
   bool lrrt_undecided = false;               // from its finished trials' epochs
   std::vector<storage::LrrtBoundsRow> lrrt_bounds;
-  std::string lrrt_attribute;  // the attribute the LRRT ranked by
+  std::string lrrt_attribute;          // the attribute the LRRT ranked by
+  std::vector<storage::C1C2Row> c1c2;  // the C1/C2 candidates of every scored round
 };
 
 struct ReportOptions {
@@ -79,6 +81,16 @@ void print_table(const ExperimentSummary& summary, std::ostream& out);
 // A self-contained HTML page with the tables and SVG plots of every summary.
 std::string html_report(const std::vector<ExperimentSummary>& summaries,
                         const ReportOptions& options = {});
+
+// The parts of html_report(), shared with `automl serve`'s dashboard so that both draw the same
+// tables and plots: the page's style sheet, and one experiment's section (comparison table,
+// stage costs, LRRT bounds, every plot).
+std::string html_style();
+std::string experiment_html(const ExperimentSummary& summary);
+
+// One trial's page (the dashboard's trial view): its epochs as a table, and per parameter group
+// its LR (log axis), ITY, d_p and d_s per epoch and the MI policy's decision.
+std::string trial_html(storage::Storage& storage, const storage::TrialRow& trial);
 
 // `automl lrrt`'s files: the LRRT figure of `summary` (final attribute per LR, the range shaded)
 // as a standalone SVG file, and table D as CSV, one row per (trial, LR).

@@ -48,6 +48,7 @@ void load_curves(storage::Storage& storage, bool regression, Run& run) {
     run.train.push_back(regression ? e.train_mae : e.train_accuracy);
     run.lr.push_back(e.lr);
     run.seconds.push_back(e.seconds);
+    run.ity.push_back(e.ity);
     for (const auto& g : e.groups) run.group_lr[g.name].push_back(g.lr);
   }
   if (run.group_lr.size() < 2) run.group_lr.clear();  // model-wise: the LR curve says it all
@@ -234,6 +235,7 @@ ExperimentSummary summarize(storage::Storage& storage, const storage::Experiment
     s.methods.push_back(summarize_method(method, s.runs, trials, s));
   s.lrrt_table = storage.lrrt_table(experiment.id);
   s.lrrt_bounds = storage.lrrt_bounds(experiment.id);
+  s.c1c2 = storage.c1c2_candidates(experiment.id);
   if (s.lrrt_table.empty()) {
     s.lrrt_table = lrrt_rows_from_trials(storage, trials);
     s.lrrt_undecided = !s.lrrt_table.empty();

@@ -10,6 +10,7 @@ void add_lrrt_commands(CLI::App& app);        // lrrt
 void add_query_commands(CLI::App& app);       // query
 void add_mi_commands(CLI::App& app);          // mi, mi-curve
 void add_report_commands(CLI::App& app);      // report
+void add_serve_commands(CLI::App& app);       // serve
 void add_throughput_commands(CLI::App& app);  // throughput (hidden, the engine's)
 
 }  // namespace automl::cli

@@ -21,6 +21,7 @@ int run(int argc, char** argv) {
   automl::cli::add_lrrt_commands(app);
   automl::cli::add_query_commands(app);
   automl::cli::add_report_commands(app);
+  automl::cli::add_serve_commands(app);
   automl::cli::add_mi_commands(app);
   automl::cli::add_throughput_commands(app);
   try {

@@ -1,13 +1,13 @@
 #pragma once
-// Prints a storage::Table as an aligned text table, CSV or JSON.
+// Prints a typed view (report/views.h) as an aligned text table, CSV or JSON.
 #include <ostream>
 #include <string>
 
-#include "storage/storage.h"
+#include "report/views.h"
 
 namespace automl::cli {
 
 // format: table | csv | json
-void print_table(const storage::Table& table, const std::string& format, std::ostream& out);
+void print_view(const report::View& view, const std::string& format, std::ostream& out);
 
 }  // namespace automl::cli
