@@ -1,19 +1,13 @@
 #include "engine/data_cache.h"
 
-#include <nlohmann/json.hpp>
+#include <torch/torch.h>
 
-#include "trials/config_json.h"
+#include <algorithm>
+
 #include "trials/data.h"
 
 namespace automl::engine {
 namespace {
-
-// The DataConfig's stored form (every field, trials/config_json.h) and the seed.
-std::string key_of(const trials::DataConfig& data, std::uint64_t seed) {
-  trials::TrialConfig config;
-  config.data = data;
-  return nlohmann::json(config).at("data").dump() + "#" + std::to_string(seed);
-}
 
 std::int64_t tensor_bytes(const torch::Tensor& t) {
   return t.defined() ? t.numel() * static_cast<std::int64_t>(t.element_size()) : 0;
@@ -23,21 +17,24 @@ std::int64_t dataset_bytes(const trials::Dataset& d) {
   return tensor_bytes(d.inputs) + tensor_bytes(d.targets) + tensor_bytes(d.source_ids);
 }
 
-torch::Tensor copy_of(const torch::Tensor& t) {
-  return t.defined() ? t.clone() : t;
+// `t`, copied when it is one of `source`'s tensors.
+torch::Tensor own(const torch::Tensor& t, const trials::Splits& source) {
+  if (!t.defined()) return t;
+  for (const auto* d : {&source.train, &source.validation, &source.test})
+    for (const auto* s : {&d->inputs, &d->targets, &d->source_ids})
+      if (s->defined() && s->is_alias_of(t)) return t.clone();
+  return t;
 }
 
-// A deep copy of the tensors; the sample source (image folders) is immutable and shared.
-trials::Dataset copy_of(const trials::Dataset& d) {
-  trials::Dataset out = d;
-  out.inputs = copy_of(d.inputs);
-  out.targets = copy_of(d.targets);
-  out.source_ids = copy_of(d.source_ids);
-  return out;
-}
-
-trials::Splits copy_of(const trials::Splits& s) {
-  return {copy_of(s.train), copy_of(s.validation), copy_of(s.test)};
+// The splits with none of the source's tensors in them; the sample source (image folders) is
+// immutable and shared.
+trials::Splits owned(trials::Splits splits, const trials::Splits& source) {
+  for (auto* d : {&splits.train, &splits.validation, &splits.test}) {
+    d->inputs = own(d->inputs, source);
+    d->targets = own(d->targets, source);
+    d->source_ids = own(d->source_ids, source);
+  }
+  return splits;
 }
 
 }  // namespace
@@ -48,26 +45,28 @@ struct DataCache::Entry {
   std::int64_t bytes = 0;
 };
 
-DataCache::DataCache(DataCacheLimits limits, SplitsLoader load)
-    : limits_(limits), load_(load ? std::move(load) : SplitsLoader(trials::load_splits)) {}
+DataCache::DataCache(DataCacheLimits limits, SourceLoader load)
+    : limits_(limits), load_(load ? std::move(load) : SourceLoader(trials::load_source)) {}
 
 DataCache::~DataCache() = default;
 
 trials::Splits DataCache::get(const trials::DataConfig& data, std::uint64_t seed) {
-  const auto key = key_of(data, seed);
-  for (auto it = entries_.begin(); it != entries_.end(); ++it)
-    if ((*it)->key == key) {
-      entries_.splice(entries_.begin(), entries_, it);
-      return copy_of(entries_.front()->splits);
-    }
-  auto entry = std::make_unique<Entry>();
-  entry->key = key;
-  entry->splits = load_(data, seed);  // throws InputError as load_splits does: nothing is kept
-  const auto& s = entry->splits;
-  entry->bytes = dataset_bytes(s.train) + dataset_bytes(s.validation) + dataset_bytes(s.test);
-  entries_.push_front(std::move(entry));
-  evict();
-  return copy_of(entries_.front()->splits);
+  const auto key = trials::source_key(data, seed);
+  auto it = std::find_if(entries_.begin(), entries_.end(),
+                         [&](const auto& entry) { return entry->key == key; });
+  if (it != entries_.end()) {
+    entries_.splice(entries_.begin(), entries_, it);
+  } else {
+    auto entry = std::make_unique<Entry>();
+    entry->key = key;
+    entry->splits = load_(data, seed);  // throws InputError as load_source does: nothing kept
+    const auto& s = entry->splits;
+    entry->bytes = dataset_bytes(s.train) + dataset_bytes(s.validation) + dataset_bytes(s.test);
+    entries_.push_front(std::move(entry));
+    evict();
+  }
+  const auto& source = entries_.front()->splits;
+  return owned(trials::split_source(source, data, seed), source);
 }
 
 SplitsLoader DataCache::loader() {

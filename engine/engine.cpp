@@ -4,12 +4,18 @@
 #include <torch/cuda.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <sstream>
 
 #include "common/error.h"
 #include "engine/process_runner.h"
+#include "engine/queue_runner.h"
 #include "engine/stages.h"
+#include "engine/worker.h"
 #include "mi/threads.h"
 #include "trials/config_json.h"
 #include "trials/data.h"
@@ -69,7 +75,7 @@ std::string progress_text(const Progress& p, const experiments::ExperimentConfig
   std::string text = fmt::format("progress: {} | {}", stages, budget);
   for (const auto& t : p.running) {
     const auto epochs = storage.epochs(t.id);
-    const int planned = nlohmann::json::parse(t.config).value("epochs", 0);
+    const auto config = nlohmann::json::parse(t.config).get<trials::TrialConfig>();
     if (epochs.empty() || epochs.back().epoch == 0) {
       text += fmt::format("\n  #{} {} on {}: starting", t.id, t.label, t.device);
       continue;
@@ -77,12 +83,13 @@ std::string progress_text(const Progress& p, const experiments::ExperimentConfig
     const auto& last = epochs.back();
     double seconds = 0;
     for (const auto& row : epochs) seconds += row.seconds;
-    const double eta = seconds / last.epoch * std::max(0, planned - last.epoch);
-    text += fmt::format(
-        "\n  #{} {} on {}: epoch {}/{} train acc {:.4f} test acc {:.4f} lr {:.3g} "
-        "eta {:.0f}s",
-        t.id, t.label, t.device, last.epoch, planned, last.train_accuracy, last.test_accuracy,
-        last.lr, eta);
+    const double eta = seconds / last.epoch * std::max(0, config.epochs - last.epoch);
+    // LRRT and calibration trials never look at the test set.
+    const auto test =
+        config.evaluate_test ? fmt::format(" test acc {:.4f}", last.test_accuracy) : std::string();
+    text += fmt::format("\n  #{} {} on {}: epoch {}/{} train acc {:.4f}{} lr {:.3g} eta {:.0f}s",
+                        t.id, t.label, t.device, last.epoch, config.epochs, last.train_accuracy,
+                        test, last.lr, eta);
   }
   return text;
 }
@@ -112,6 +119,7 @@ void log_plan(storage::Storage& storage, const experiments::ExperimentConfig& e,
 
 Outcome outcome_of(const RunReport& report) {
   if (report.interrupted) return {128 + report.interrupted, "interrupted"};
+  if (report.lost_lease) return {4, "stopped (another coordinator took it over)"};
   if (report.complete && report.trials_failed == 0) return {0, "complete"};
   if (report.budget_spent) return {3, "stopped by its budget"};
   return {4, report.complete ? "complete with failed trials" : "incomplete"};
@@ -164,7 +172,7 @@ PlacementChoice place_experiment(const experiments::ExperimentConfig& e, int gpu
   check_devices(e, gpus);
   if (storage && experiment_id > 0)
     if (auto stored = stored_placement(*storage, experiment_id)) return *stored;
-  const auto placement = measured_placement(e, gpus, worker_executable, log);
+  auto placement = measured_placement(e, gpus, worker_executable, log);
   if (storage && experiment_id > 0 && !placement.measured.empty()) {
     storage::StageDecision decision;
     decision.experiment_id = experiment_id;
@@ -191,8 +199,33 @@ std::vector<Slot> machine_slots(const experiments::ExperimentConfig& e, int gpus
   return machine_slots(e, gpus, *placement);
 }
 
-std::string checkpoint_dir(const std::string& database, const std::string& experiment) {
-  return (std::filesystem::path(database + ".checkpoints") / experiment).string();
+namespace {
+
+// FNV-1a: a stable name for a directory (std::hash may differ between builds).
+std::uint64_t stable_hash(const std::string& text) {
+  std::uint64_t h = 14695981039346656037ULL;
+  for (const unsigned char c : text) h = (h ^ c) * 1099511628211ULL;
+  return h;
+}
+
+std::string file_name_safe(const std::string& text) {
+  std::string safe = text;
+  for (auto& c : safe)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') c = '_';
+  return safe;
+}
+
+}  // namespace
+
+std::string checkpoint_dir(const experiments::ExperimentConfig& e,
+                           const storage::ExperimentRow& row) {
+  const auto root = !e.checkpoints.empty()                 ? e.checkpoints
+                    : storage::is_postgres_url(e.database) ? std::string("automl-checkpoints")
+                                                           : e.database + ".checkpoints";
+  const auto identity = fmt::format("{}\n{}\n{}", row.name, row.created_at, row.id);
+  return (std::filesystem::path(root) /
+          fmt::format("{}-{:08x}", file_name_safe(row.name), stable_hash(identity) >> 32))
+      .string();
 }
 
 std::vector<std::string> describe_plan(const experiments::ExperimentConfig& e,
@@ -248,40 +281,155 @@ void check_data(const experiments::ExperimentConfig& e) {
   }
 }
 
-RunReport run_experiment(const experiments::ExperimentConfig& e, storage::Storage& storage,
-                         const EngineOptions& options, const Log& log) {
-  const auto experiment_id = open_experiment(e, storage, log);
-  const int gpus = options.gpus >= 0 ? options.gpus : visible_gpus();
-  const auto placement =
-      place_experiment(e, gpus, &storage, experiment_id, options.worker_executable, log);
-  const auto slots = machine_slots(e, gpus, placement);
-  const bool whole = options.scope == Scope::experiment;
-  const auto status_before = storage.find_experiment(e.name)->status;
-  storage.set_experiment_status(experiment_id, ExperimentStatus::running);
-  log("placement: " + describe_placement(placement, gpus));
-  log(fmt::format("{} slot(s): {}", slots.size(), [&] {
-    std::string names;
-    for (const auto& s : slots) names += (names.empty() ? "" : " ") + s.name;
-    return names;
-  }()));
-  if (whole) log_plan(storage, e, experiment_id, log);
+namespace {
 
+// The lease outlives a few missed renewals (one per tick) before another coordinator may take
+// the experiment over.
+double lease_seconds(const EngineOptions& options) {
+  return std::max(30.0, 10 * options.tick_seconds);
+}
+
+// This machine's slots, one engine-fed worker each.
+std::unique_ptr<TrialRunner> local_runner(const experiments::ExperimentConfig& e,
+                                          const std::string& checkpoints,
+                                          const PlacementChoice& placement,
+                                          const EngineOptions& options) {
   ProcessRunnerOptions runner_options;
   runner_options.executable = options.worker_executable;
   runner_options.database = e.database;
-  runner_options.checkpoint_dir = checkpoint_dir(e.database, e.name);
+  runner_options.checkpoint_dir = checkpoints;
   runner_options.threads = placement.layout.threads;
   runner_options.heartbeat_seconds = options.heartbeat_seconds;
-  ProcessRunner runner(runner_options);
+  return std::make_unique<ProcessRunner>(runner_options);
+}
+
+// Workers elsewhere, started by `options.launcher`.
+std::unique_ptr<Launcher> start_launcher(const experiments::ExperimentConfig& e,
+                                         const std::string& checkpoints,
+                                         const PlacementChoice& placement,
+                                         const EngineOptions& options, const Log& log) {
+  WorkerPool pool;
+  pool.executable = options.worker_executable;
+  pool.database = storage::is_postgres_url(e.database)
+                      ? e.database
+                      : std::filesystem::absolute(e.database).string();
+  pool.experiment = e.name;
+  pool.workers = options.workers;
+  pool.threads = std::max(1, placement.layout.threads);
+  pool.gpus_per_worker = placement.on_gpu ? 1 : 0;
+  pool.idle_exit = options.worker_idle_exit;
+  // The workers' working directories are theirs: paths they are given are absolute.
+  pool.checkpoint_dir = std::filesystem::absolute(checkpoints).string();
+  std::unique_ptr<Launcher> launcher;
+  if (options.launcher == LauncherKind::slurm) {
+    auto slurm = options.slurm;
+    if (slurm.output_dir.empty())
+      slurm.output_dir = (std::filesystem::path(pool.checkpoint_dir) / "slurm").string();
+    launcher = slurm_launcher(slurm, log);
+  } else {
+    launcher = manual_launcher(log);
+  }
+  launcher->start(pool);
+  return launcher;
+}
+
+// True when `identity` ("host:pid", worker_identity) names a process of this host that no longer
+// exists.
+bool died_here(const std::string& identity) {
+  const auto colon = identity.rfind(':');
+  if (colon == std::string::npos) return false;
+  const int pid = std::atoi(identity.c_str() + colon + 1);
+  return pid > 0 && identity == worker_identity(pid) && kill(pid, 0) != 0 && errno == ESRCH;
+}
+
+// This coordinator's lease on the experiment while it lives: two coordinators never both
+// decide a stage. Given back at the end, however the run ends, unless it was lost.
+class Lease {
+ public:
+  Lease(storage::Storage& storage, const experiments::ExperimentConfig& e,
+        std::int64_t experiment_id, double seconds)
+      : storage_(storage), experiment_id_(experiment_id), seconds_(seconds) {
+    if (renew()) return;
+    // A coordinator of this machine that died (kill -9, a crash) cannot renew: its lease need
+    // not be waited out.
+    if (const auto holder = storage_.lease_holder(experiment_id_); holder && died_here(*holder)) {
+      storage_.release_lease(experiment_id_, *holder);
+      if (renew()) return;
+    }
+    throw InputError(e.file, fmt::format("experiment '{}' in {} is being run by another "
+                                         "coordinator (it holds the experiment's lease); wait "
+                                         "for it to end, or for {:.0f} s after it died",
+                                         e.name, e.database, seconds));
+  }
+  ~Lease() {
+    if (lost_) return;
+    try {
+      storage_.release_lease(experiment_id_, holder_);
+    } catch (const std::exception&) {  // it expires by itself
+    }
+  }
+  Lease(const Lease&) = delete;
+  Lease& operator=(const Lease&) = delete;
+
+  bool renew() {
+    lost_ = !storage_.acquire_lease(experiment_id_, holder_, seconds_);
+    return !lost_;
+  }
+
+ private:
+  storage::Storage& storage_;
+  std::int64_t experiment_id_;
+  double seconds_;
+  std::string holder_ = worker_identity();
+  bool lost_ = false;
+};
+
+}  // namespace
+
+RunReport run_experiment(const experiments::ExperimentConfig& e, storage::Storage& storage,
+                         const EngineOptions& options, const Log& log) {
+  const auto experiment_id = open_experiment(e, storage, log);
+  Lease lease(storage, e, experiment_id, lease_seconds(options));
+  const int gpus = options.gpus >= 0 ? options.gpus : visible_gpus();
+  const auto placement =
+      place_experiment(e, gpus, &storage, experiment_id, options.worker_executable, log);
+  const bool local = options.launcher == LauncherKind::local;
+  const auto slots = local ? machine_slots(e, gpus, placement) : queue_slots(options.workers);
+  const bool whole = options.scope == Scope::experiment;
+  const auto row = *storage.find_experiment(e.name);
+  const auto status_before = row.status;
+  storage.set_experiment_status(experiment_id, ExperimentStatus::running);
+  log("placement: " + describe_placement(placement, gpus));
+  if (local)
+    log(fmt::format("{} slot(s): {}", slots.size(), [&] {
+      std::string names;
+      for (const auto& s : slots) names += (names.empty() ? "" : " ") + s.name;
+      return names;
+    }()));
+  if (whole) log_plan(storage, e, experiment_id, log);
+
+  const auto checkpoints = checkpoint_dir(e, row);
+  std::unique_ptr<TrialRunner> runner;
+  std::unique_ptr<Launcher> launcher;
+  if (local) {
+    runner = local_runner(e, checkpoints, placement, options);
+  } else {
+    runner = std::make_unique<QueueRunner>(storage);
+    launcher = start_launcher(e, checkpoints, placement, options, log);
+  }
 
   SchedulerOptions scheduler_options;
   scheduler_options.budget_device_seconds = e.budget.device_minutes * 60;
   scheduler_options.budget_epochs = e.budget.epochs;
   scheduler_options.heartbeat_timeout = options.heartbeat_timeout;
   scheduler_options.tick_seconds = options.tick_seconds;
-  Scheduler scheduler(storage, experiment_id,
-                      experiment_stages(e, slots.front().device_share, options.scope), slots,
-                      runner, scheduler_options, log);
+  // The calibration's seconds per epoch are per slot share of this machine's placement, also
+  // for workers elsewhere (they run the same layout).
+  Scheduler scheduler(
+      storage, experiment_id,
+      experiment_stages(e, machine_slots(e, gpus, placement).front().device_share, options.scope),
+      slots, *runner, scheduler_options, log);
+  scheduler.hold_lease = [&] { return lease.renew(); };
   scheduler.on_stage = [&](const StageEvent& event) {
     if (event.stage == Stage::plan && event.status == StageStatus::done)
       log_plan(storage, e, experiment_id, log);
@@ -290,12 +438,13 @@ RunReport run_experiment(const experiments::ExperimentConfig& e, storage::Storag
   double last_time = -1e9;
   scheduler.on_progress = [&](const Progress& p) {
     const auto text = progress_text(p, e, storage);
-    if (text == last_progress || runner.now() - last_time < options.progress_seconds) return;
+    if (text == last_progress || runner->now() - last_time < options.progress_seconds) return;
     last_progress = text;
-    last_time = runner.now();
+    last_time = runner->now();
     log(text);
   };
   auto report = scheduler.run();
+  if (launcher) launcher->stop();
   // A range test on its own leaves the experiment as unfinished as it was (or done, if it was).
   const auto complete = whole                                     ? ExperimentStatus::done
                         : status_before == ExperimentStatus::done ? ExperimentStatus::done

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/launcher.h"
 #include "engine/placement.h"
 #include "engine/scheduler.h"
 #include "engine/stages.h"
@@ -22,10 +23,20 @@ struct EngineOptions {
   double tick_seconds = 2;
   double progress_seconds = 10;     // at most one progress report this often (when it changed)
   Scope scope = Scope::experiment;  // lrrt: only the LR range test (`automl lrrt`)
+  // Who runs the trials (engine/launcher.h). local: this machine's slots. none, slurm: workers
+  // that claim them from the database, at most `workers` trials released to them at a time.
+  LauncherKind launcher = LauncherKind::local;
+  int workers = 4;
+  double worker_idle_exit = 120;  // slurm: a worker with nothing to claim this long exits
+  SlurmOptions slurm;             // output_dir empty: <checkpoints>/slurm
 };
 
-// Where the trials of the experiment stored in `database` keep their checkpoints and logs.
-std::string checkpoint_dir(const std::string& database, const std::string& experiment);
+// Where the trials of `experiment` (as stored: `row`) keep their checkpoints and logs: a
+// directory of their own under the experiment's `checkpoints` root (experiments/experiment.h),
+// named after the stored experiment's name and creation, so that no other database's
+// experiment of the same name ever finds its checkpoints there.
+std::string checkpoint_dir(const experiments::ExperimentConfig& experiment,
+                           const storage::ExperimentRow& row);
 
 // Loads the experiment's data once, so that unreadable, truncated or inconsistent data files are
 // reported before anything is written, and runs a TorchScript model on a batch of it
@@ -48,7 +59,8 @@ RunReport run_experiment(const experiments::ExperimentConfig& experiment, storag
 // How a run ended, for the terminal and the exit status of `automl run` (docs/engine.md):
 //   0 complete: every stage decided and no trial failed
 //   3 stopped by its budget: run again with a larger budget to go on
-//   4 incomplete: a stage failed or was skipped, or trials failed after all their attempts
+//   4 incomplete: a stage failed or was skipped, trials failed after all their attempts, or
+//     another coordinator took the experiment over (its lease: engine/scheduler.h)
 //   128 + N interrupted by signal N (130 for Ctrl-C): run again to resume
 // (1 is an error in the input or the database, 2 a command-line usage error.)
 struct Outcome {

@@ -9,6 +9,7 @@
 
 #include "engine/records.h"
 #include "engine/worker.h"
+#include "trials/config_json.h"
 
 namespace automl::engine {
 namespace {
@@ -53,18 +54,14 @@ std::vector<Slot> make_slots(const std::string& kind, int gpus, int slots_per_gp
   return slots;
 }
 
+std::vector<StageNode> stage_nodes(const std::vector<StageSpec>& stages) {
+  std::vector<StageNode> nodes;
+  for (const auto& spec : stages) nodes.push_back({spec.stage, spec.after});
+  return nodes;
+}
+
 std::map<Stage, int> chain_lengths(const std::vector<StageSpec>& stages) {
-  std::map<Stage, int> length;
-  std::function<int(Stage)> longest = [&](Stage stage) {
-    if (const auto found = length.find(stage); found != length.end()) return found->second;
-    int after = 0;
-    for (const auto& spec : stages)
-      if (std::count(spec.after.begin(), spec.after.end(), stage))
-        after = std::max(after, longest(spec.stage));
-    return length[stage] = after + 1;
-  };
-  for (const auto& spec : stages) longest(spec.stage);
-  return length;
+  return Plan(stage_nodes(stages)).chain_lengths();
 }
 
 Scheduler::Scheduler(storage::Storage& storage, std::int64_t experiment_id,
@@ -77,21 +74,19 @@ Scheduler::Scheduler(storage::Storage& storage, std::int64_t experiment_id,
       runner_(runner),
       options_(options),
       log_(std::move(log)),
-      priority_(chain_lengths(stages_)) {
+      plan_(stage_nodes(stages_)) {
   if (slots_.empty()) throw std::invalid_argument("scheduler: no slots to run trials on");
 }
 
-std::map<Stage, StageStatus> Scheduler::stage_statuses() {
-  std::map<Stage, StageStatus> statuses;
-  for (const auto& spec : stages_) statuses[spec.stage] = StageStatus::waiting;
-  for (const auto& row : storage_.stages(experiment_id_)) statuses[row.stage] = row.status;
-  return statuses;
+PlanState Scheduler::plan_state(const std::vector<storage::TrialRow>& trials) {
+  PlanState state;
+  for (const auto& row : storage_.stages(experiment_id_)) state.stages[row.stage] = row.status;
+  for (const auto& t : trials) state.jobs.push_back({t.id, t.stage, t.status});
+  return state;
 }
 
-bool Scheduler::all_stages(bool (*test)(StageStatus)) {
-  const auto statuses = stage_statuses();
-  return std::all_of(stages_.begin(), stages_.end(),
-                     [&](const StageSpec& s) { return test(statuses.at(s.stage)); });
+PlanState Scheduler::plan_state() {
+  return plan_state(storage_.trials(of_experiment(experiment_id_)));
 }
 
 void Scheduler::emit(const StageEvent& event) {
@@ -127,30 +122,22 @@ void Scheduler::close_stage(const StageSpec& spec, storage::StageDecision decisi
 }
 
 bool Scheduler::advance_stage(const StageSpec& spec) {
-  const auto rows = storage_.stages(experiment_id_);
-  const auto statuses = stage_statuses();
-  if (closed(statuses.at(spec.stage))) return false;
+  const auto ready = plan_.readiness(spec.stage, plan_state());
+  if (ready.kind == Readiness::skip) {
+    const auto why = fmt::format("{} did not decide", name(ready.input));
+    close_stage(spec, closing(experiment_id_, spec.stage, StageStatus::skipped, {{"reason", why}}),
+                why);
+    return true;
+  }
+  if (ready.kind != Readiness::step) return false;
 
   StageInputs inputs;
-  for (const auto dependency : spec.after) {
-    const auto status = statuses.count(dependency) ? statuses.at(dependency) : StageStatus::waiting;
-    if (status == StageStatus::failed || status == StageStatus::skipped) {
-      const auto why = fmt::format("{} did not decide", name(dependency));
-      close_stage(
-          spec, closing(experiment_id_, spec.stage, StageStatus::skipped, {{"reason", why}}), why);
-      return true;
-    }
-    if (status != StageStatus::done) return false;
-    for (const auto& row : rows)
-      if (row.stage == dependency)
-        inputs.decisions[dependency] = nlohmann::json::parse(row.decision);
-  }
-
+  for (const auto& row : storage_.stages(experiment_id_))
+    if (std::count(spec.after.begin(), spec.after.end(), row.stage))
+      inputs.decisions[row.stage] = nlohmann::json::parse(row.decision);
   auto filter = of_experiment(experiment_id_);
   filter.stage = spec.stage;
   const auto own = storage_.trials(filter);
-  for (const auto& trial : own)
-    if (!finished(trial.status)) return false;  // the current round is still running
   for (const auto& trial : own)
     inputs.results.push_back(job_result(trial, storage_.epochs(trial.id)));
   inputs.results_of = [this](Stage stage) { return finished_results(stage); };
@@ -228,52 +215,54 @@ bool Scheduler::fits_budget(const storage::TrialRow& trial) {
   for (const auto& [index, run] : running_)   // ...and for the rest of their estimates
     committed +=
         std::max(0.0, run.estimated_seconds - (now - run.started) * run.launch.slot.device_share);
-  return committed + trial.estimated_seconds <= options_.budget_device_seconds;
+  return engine::fits_budget(options_.budget_device_seconds, committed, trial.estimated_seconds);
 }
 
 void Scheduler::start_jobs() {
   if (running_.size() >= slots_.size()) return;
-  auto filter = of_experiment(experiment_id_);
-  filter.status = TrialStatus::pending;
-  auto pending = storage_.trials(filter);
-  // The longest chain of stages first (LRRT -> C1/C2 -> MI-SGD waits on each stage in turn);
-  // ties to the stage declared first; within a stage, the order the jobs were planned in.
-  std::map<Stage, std::size_t> declared;
-  for (std::size_t i = 0; i < stages_.size(); ++i) declared[stages_[i].stage] = i;
-  std::stable_sort(pending.begin(), pending.end(), [&](const auto& a, const auto& b) {
-    return std::make_pair(-priority_[a.stage], declared[a.stage]) <
-           std::make_pair(-priority_[b.stage], declared[b.stage]);
-  });
+  const auto trials = storage_.trials(of_experiment(experiment_id_));
+  std::map<std::int64_t, const storage::TrialRow*> by_id;
+  for (const auto& t : trials) by_id[t.id] = &t;
+  std::vector<const storage::TrialRow*> pending;
+  for (const auto id : plan_.startable(plan_state(trials))) pending.push_back(by_id.at(id));
   std::set<std::int64_t> launched;
   for (const auto& [slot, run] : running_) launched.insert(run.launch.trial_id);
   auto next = pending.begin();
   for (const auto& slot : slots_) {
     if (running_.count(slot.index)) continue;
-    while (next != pending.end() && launched.count(next->id)) ++next;
+    while (next != pending.end() && launched.count((*next)->id)) ++next;
     if (next == pending.end()) return;
-    if (!budget_left() || !fits_budget(*next)) {
+    if (!budget_left() || !fits_budget(**next)) {
       budget_blocked_ = true;
       if (!budget_message_shown_)
         log_(fmt::format("budget {} ({:.0f} device-s, {} epochs): starting no more jobs",
                          budget_left()
                              ? fmt::format("too short for the next job (~{:.0f} device-s)",
-                                           next->estimated_seconds)
+                                           (*next)->estimated_seconds)
                              : std::string("spent"),
                          spent_device_seconds(), storage_.epochs_run(experiment_id_)));
       budget_message_shown_ = true;
       return;
     }
-    Launch launch{next->id, next->label, slot};
+    Launch launch{(*next)->id, (*next)->label, slot};
     if (!runner_.start(launch)) continue;  // another engine's worker holds this slot
-    running_[slot.index] = {launch, runner_.now(), next->estimated_seconds};
+    running_[slot.index] = {launch, runner_.now(), (*next)->estimated_seconds};
     ++next;
   }
 }
 
 void Scheduler::requeue_stale() {
   for (const auto& stale : storage_.requeue_stale(experiment_id_, options_.heartbeat_timeout)) {
-    log_(fmt::format("trial {} {}: worker {} went silent; back to pending", stale.id, stale.label,
-                     stale.worker));
+    // Its claim counted the attempt; a trial whose every worker goes silent (it hangs them, or
+    // kills their hosts) must end too.
+    const bool used_up = stale.attempts >= options_.max_attempts;
+    if (used_up)
+      storage_.finish_trial(stale.id, TrialStatus::failed,
+                            fmt::format("its worker went silent on each of {} attempts (last: {})",
+                                        stale.attempts, stale.worker),
+                            stale.seconds, "{}");
+    log_(fmt::format("trial {} {}: worker {} went silent; {}", stale.id, stale.label, stale.worker,
+                     used_up ? "failed" : "back to pending"));
     // A worker of ours that is paused or hung would hold its slot and wake up to a trial that
     // is no longer its own: end it (its exit then frees the slot).
     runner_.abandon(stale.id);
@@ -315,11 +304,13 @@ void Scheduler::handle_exit(const Exit& exit) {
     return;
   }
   const auto summary = parse_summary(trial->summary);
+  // LRRT and calibration trials never look at the test set.
+  const bool tested = nlohmann::json::parse(trial->config).get<trials::TrialConfig>().evaluate_test;
+  const auto outcome = trial->status != TrialStatus::done ? ": " + trial->reason
+                       : tested ? fmt::format(", test acc {:.4f}", summary.final_test_accuracy)
+                                : std::string();
   log_(fmt::format("{}: {} on {} in {:.1f}s{}", where, name(trial->status), run.launch.slot.name,
-                   trial->seconds,
-                   trial->status == TrialStatus::done
-                       ? fmt::format(", test acc {:.4f}", summary.final_test_accuracy)
-                       : ": " + trial->reason));
+                   trial->seconds, outcome));
 }
 
 // After a signal: the trials our workers held go back to pending at once (not after a
@@ -338,9 +329,11 @@ void Scheduler::return_running_trials() {
 Progress Scheduler::progress() {
   Progress p;
   const auto trials = storage_.trials(of_experiment(experiment_id_));
-  const auto statuses = stage_statuses();
+  const auto state = plan_state(trials);
   for (const auto& spec : stages_) {
-    StageProgress stage{spec.stage, statuses.at(spec.stage), 0, 0};
+    const auto found = state.stages.find(spec.stage);
+    StageProgress stage{spec.stage,
+                        found == state.stages.end() ? StageStatus::waiting : found->second, 0, 0};
     for (const auto& t : trials) {
       if (t.stage != spec.stage) continue;
       ++stage.total;
@@ -360,16 +353,26 @@ RunReport Scheduler::run() {
   report.experiment_id = experiment_id_;
   const double start = runner_.now();
   double last_progress = start;
+  double last_lease = -1e9;
   while (!runner_.interrupted()) {
+    if (hold_lease && runner_.now() - last_lease >= options_.tick_seconds) {
+      last_lease = runner_.now();
+      if (!hold_lease()) {
+        log_("another coordinator holds this experiment now: stopping (its stages are its own)");
+        report.lost_lease = true;
+        break;
+      }
+    }
     requeue_stale();
     advance_stages();
-    report.complete = all_stages([](StageStatus s) { return s == StageStatus::done; });
-    if (all_stages(closed)) break;
+    const auto state = plan_state();
+    report.complete = plan_.all_done(state);
+    if (plan_.all_closed(state)) break;
     start_jobs();
     if (running_.empty()) {
       int pending = 0, foreign_running = 0;
       for (const auto& t : storage_.trials(of_experiment(experiment_id_))) {
-        pending += t.status == TrialStatus::pending;
+        pending += t.status == TrialStatus::pending || t.status == TrialStatus::queued;
         foreign_running += t.status == TrialStatus::running;
       }
       if (pending > 0 && budget_blocked_) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/plan.h"
 #include "search/plan.h"
 #include "storage/storage.h"
 
@@ -127,8 +128,9 @@ struct RunReport {
   int trials_done = 0, trials_failed = 0, trials_crashed = 0;
   int trials_not_started = 0;  // pending when the budget ran out
   bool budget_spent = false;
-  int interrupted = 0;    // the signal that stopped it (its running trials went back to pending)
-  bool complete = false;  // every stage decided
+  int interrupted = 0;      // the signal that stopped it (its running trials went back to pending)
+  bool complete = false;    // every stage decided
+  bool lost_lease = false;  // another coordinator took the experiment over (hold_lease)
   double device_seconds = 0;
   double seconds = 0;
 };
@@ -147,6 +149,10 @@ class Scheduler {
   std::function<void(const Progress&)> on_progress;
   // Called when a stage plans, decides, fails or is skipped.
   std::function<void(const StageEvent&)> on_stage;
+  // When set, called every tick before anything is decided: renews this coordinator's lease on
+  // the experiment (storage::Storage::acquire_lease); false ends the run (lost_lease), so that
+  // two coordinators never both decide a stage.
+  std::function<bool()> hold_lease;
 
  private:
   struct Running {
@@ -168,8 +174,8 @@ class Scheduler {
   bool fits_budget(const storage::TrialRow& trial);
   double spent_device_seconds();
   Progress progress();
-  std::map<Stage, StageStatus> stage_statuses();
-  bool all_stages(bool (*test)(StageStatus));
+  PlanState plan_state();
+  PlanState plan_state(const std::vector<storage::TrialRow>& trials);
   std::vector<search::JobResult> finished_results(Stage stage);
   void emit(const StageEvent& event);
 
@@ -180,7 +186,7 @@ class Scheduler {
   TrialRunner& runner_;
   SchedulerOptions options_;
   Log log_;
-  std::map<Stage, int> priority_;   // longest chain of stages from each one, itself included
+  Plan plan_;                       // what may step and start (engine/plan.h)
   std::map<int, Running> running_;  // by slot index
   bool budget_message_shown_ = false;
   bool budget_blocked_ = false;  // start_jobs left jobs pending because the budget is spent

@@ -24,6 +24,8 @@
 #include "engine/data_cache.h"
 #include "engine/engine.h"
 #include "engine/records.h"
+#include "engine/stop_signals.h"
+#include "experiments/experiment.h"
 #include "storage/storage.h"
 #include "trials/config_json.h"
 #include "trials/trial.h"
@@ -39,16 +41,25 @@ double seconds_since(Clock::time_point start) {
 
 // Sends heartbeats for one trial from its own thread, on a connection of its own (the worker's
 // second one, kept across trials: opening SQLite checks the whole file) while the trial trains.
+// A worker that chose its trial itself (no engine times it) also records the trial's
+// device-seconds with each heartbeat, and the rest when the trial ends, so that a coordinator's
+// budget sees a running trial's cost, and a worker that dies leaves its cost recorded up to its
+// last heartbeat.
 class Heartbeat {
  public:
-  Heartbeat(storage::Storage& storage, std::int64_t trial_id, std::string worker, double seconds)
-      : storage_(storage), thread_([this, trial_id, worker = std::move(worker), seconds] {
+  Heartbeat(storage::Storage& storage, std::int64_t trial_id, std::string worker, double seconds,
+            bool records_device_seconds)
+      : storage_(storage),
+        trial_id_(trial_id),
+        records_(records_device_seconds),
+        thread_([this, worker = std::move(worker), seconds] {
           std::unique_lock<std::mutex> lock(mutex_);
           while (!stop_) {
             wake_.wait_for(lock, std::chrono::duration<double>(seconds));
             if (stop_) break;
             try {
-              if (!storage_.heartbeat(trial_id, worker)) lost_ = true;
+              if (!storage_.heartbeat(trial_id_, worker)) lost_ = true;
+              if (!lost_) record_device_seconds();
             } catch (const std::exception& e) {
               std::cerr << "heartbeat: " << e.what() << "\n";  // try again next time
             }
@@ -61,11 +72,26 @@ class Heartbeat {
     }
     wake_.notify_all();
     thread_.join();
+    try {
+      record_device_seconds();
+    } catch (const std::exception& e) {
+      std::cerr << "trial " << trial_id_ << ": device-seconds not recorded: " << e.what() << "\n";
+    }
   }
   bool lost() const { return lost_; }
 
  private:
+  void record_device_seconds() {
+    if (!records_) return;
+    const auto now = Clock::now();
+    storage_.add_device_seconds(trial_id_, std::chrono::duration<double>(now - counted_).count());
+    counted_ = now;
+  }
+
   storage::Storage& storage_;
+  std::int64_t trial_id_;
+  bool records_;
+  Clock::time_point counted_ = Clock::now();
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stop_ = false;
@@ -117,8 +143,8 @@ class Worker {
  public:
   explicit Worker(const WorkerOptions& options)
       : options_(options),
-        storage_(storage::open_sqlite(options.database)),
-        heartbeat_storage_(storage::open_sqlite(options.database)),
+        storage_(storage::open_storage(options.database)),
+        heartbeat_storage_(storage::open_storage(options.database)),
         identity_(worker_identity()) {
     trials::set_threads(options.threads);  // once: the same for every trial, as in a fresh one
     if (!options.checkpoint_dir.empty())
@@ -138,28 +164,48 @@ class Worker {
     if (!trial) return kWorkerNothing;
     claimed = trial->id;
     TrialLog log(options_.log_dir, trial->id);
-    const auto start = Clock::now();
-    int code = run_claimed(*trial, source);
-    // A trial the worker chose itself has no engine to time it (the engine's workers are
-    // timed by the engine): the worker owns its device.
-    if (request.trial_id == 0 && code != kWorkerStorageError) {
-      try {
-        storage_->add_device_seconds(trial->id, seconds_since(start));
-      } catch (const storage::StorageError& e) {
-        std::cerr << "trial " << trial->id << ": " << e.what() << "\n";
-        code = kWorkerStorageError;
-      }
-    }
-    return code;
+    const bool self_fed = request.trial_id == 0;
+    if (const auto why = trials::unreadable_config(parsed_config(*trial)); !why.empty())
+      return refuse(*trial, why, self_fed);
+    return run_claimed(*trial, source, self_fed);
   }
 
  private:
-  int run_claimed(const storage::TrialRow& trial, TrialSource& source) {
+  static nlohmann::json parsed_config(const storage::TrialRow& trial) {
+    try {
+      return nlohmann::json::parse(trial.config);
+    } catch (const nlohmann::json::exception&) {
+      return nullptr;  // unreadable_config says so
+    }
+  }
+
+  // A configuration this build cannot read. A worker that chose the trial itself may be of
+  // another release than the coordinator: it gives the trial back for another worker and
+  // stops. The engine's own workers are its release: the configuration is broken.
+  int refuse(const storage::TrialRow& trial, const std::string& why, bool self_fed) {
+    const auto message = fmt::format("worker {} (trial config format {}) cannot run trial {}: {}",
+                                     identity_, trials::kTrialConfigFormat, trial.id, why);
+    std::cerr << message << "\n";
+    try {
+      if (self_fed) {
+        storage_->return_trial(trial.id, message);
+        return kWorkerRefused;
+      }
+      storage_->finish_trial(trial.id, TrialStatus::failed, message, 0, "{}");
+      return kWorkerFailed;
+    } catch (const storage::StorageError& e) {
+      std::cerr << "trial " << trial.id << ": " << e.what() << "\n";
+      return kWorkerStorageError;
+    }
+  }
+
+  int run_claimed(const storage::TrialRow& trial, TrialSource& source, bool self_fed) {
     trials::TrialRuntime runtime;
     if (!options_.checkpoint_dir.empty())
       runtime.checkpoint_path = checkpoint_path(options_.checkpoint_dir, trial.id);
     runtime.load_data = cache_.loader();
-    Heartbeat heartbeat(*heartbeat_storage_, trial.id, identity_, options_.heartbeat_seconds);
+    Heartbeat heartbeat(*heartbeat_storage_, trial.id, identity_, options_.heartbeat_seconds,
+                        /*records_device_seconds=*/self_fed);
     runtime.should_stop = [&] { return heartbeat.lost() || source.stopping(); };
     const auto sink = [&](const trials::EpochRecord& record) {
       if (heartbeat.lost()) throw std::runtime_error("the trial was requeued while it ran");
@@ -260,29 +306,11 @@ class ChannelSource final : public TrialSource {
   std::string buffer_;
 };
 
-volatile std::sig_atomic_t stop_signal = 0;
-
-extern "C" void on_stop_signal(int signal) {
-  stop_signal = signal;
-}
-
-// Claims the experiment's oldest pending trial until none was pending for `idle_exit` seconds.
+// Claims the experiment's oldest queued trial until none was queued for `idle_exit` seconds.
 class DatabaseSource final : public TrialSource {
  public:
   DatabaseSource(std::int64_t experiment_id, double idle_exit)
-      : experiment_id_(experiment_id), idle_exit_(idle_exit) {
-    struct sigaction action = {};
-    action.sa_handler = on_stop_signal;
-    sigemptyset(&action.sa_mask);
-    // A second signal ends the worker at once (its trial then waits for its heartbeat timeout).
-    action.sa_flags = SA_RESTART | SA_RESETHAND;
-    sigaction(SIGTERM, &action, &old_term_);
-    sigaction(SIGINT, &action, &old_int_);
-  }
-  ~DatabaseSource() override {
-    sigaction(SIGTERM, &old_term_, nullptr);
-    sigaction(SIGINT, &old_int_, nullptr);
-  }
+      : experiment_id_(experiment_id), idle_exit_(idle_exit) {}
 
   std::optional<TrialRequest> next() override {
     if (idle_ && !wait_for_work()) return std::nullopt;
@@ -295,7 +323,7 @@ class DatabaseSource final : public TrialSource {
     if (!idle_) idle_since_ = Clock::now();
   }
 
-  bool stopping() override { return stop_signal != 0; }
+  bool stopping() override { return signals_.received() != 0; }
 
  private:
   // Sleeps until the next poll; false once the worker has been idle for idle_exit seconds.
@@ -315,7 +343,7 @@ class DatabaseSource final : public TrialSource {
   double idle_exit_;
   bool idle_ = false;
   Clock::time_point idle_since_ = Clock::now();
-  struct sigaction old_term_ = {}, old_int_ = {};
+  StopSignals signals_;
 };
 
 class SingleSource final : public TrialSource {
@@ -339,20 +367,33 @@ WorkerOptions resolved(WorkerOptions options) {
   if (options.trial_id > 0 || options.serve_fd >= 0) return options;
   if (options.experiment_id == 0 && options.experiment.empty())
     throw InputError("automl worker: give --trial, --experiment or --serve-fd");
-  auto storage = storage::open_sqlite(options.database);
-  std::optional<storage::ExperimentRow> found;
-  for (const auto& e : storage->experiments())
-    if (e.id == options.experiment_id ||
-        (options.experiment_id == 0 && e.name == options.experiment))
-      found = e;
+  auto storage = storage::open_storage(options.database);
+  const auto find = [&]() -> std::optional<storage::ExperimentRow> {
+    for (const auto& e : storage->experiments())
+      if (e.id == options.experiment_id ||
+          (options.experiment_id == 0 && e.name == options.experiment))
+        return e;
+    return std::nullopt;
+  };
+  auto found = find();
+  // Workers may start before their coordinator has created the experiment: until then they
+  // are idle.
+  for (const auto since = Clock::now(); !found && seconds_since(since) < options.idle_exit;
+       found = find())
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
   if (!found)
     throw InputError(options.database,
                      fmt::format("no experiment {} in it",
                                  options.experiment_id > 0 ? std::to_string(options.experiment_id)
                                                            : "'" + options.experiment + "'"));
   options.experiment_id = found->id;
-  if (options.checkpoint_dir.empty())
-    options.checkpoint_dir = engine::checkpoint_dir(options.database, found->name);
+  if (options.checkpoint_dir.empty()) {
+    auto experiment = experiments::parse_experiment(
+        found->config, fmt::format("{} (experiment '{}')", options.database, found->name),
+        {/*check_data=*/false});
+    experiment.database = options.database;  // where this worker found it
+    options.checkpoint_dir = engine::checkpoint_dir(experiment, *found);
+  }
   if (options.log_dir.empty())
     options.log_dir = (std::filesystem::path(options.checkpoint_dir) / "logs").string();
   return options;
@@ -401,7 +442,7 @@ int run_worker_loop(const WorkerOptions& options, TrialSource& source) {
     source.report(*request, claimed, last);
     // That error may have damaged this process (a sticky CUDA error, a broken connection): the
     // next trial gets a fresh one.
-    if (last == kWorkerFailed || last == kWorkerStorageError) break;
+    if (last == kWorkerFailed || last == kWorkerStorageError || last == kWorkerRefused) break;
   }
   return last;
 }
@@ -417,7 +458,9 @@ int run_worker(const WorkerOptions& given) {
     source.reset();  // the signal handlers go with it
     restart_process();
   }
-  return code == kWorkerFailed || code == kWorkerStorageError ? code : kWorkerFinished;
+  return code == kWorkerFailed || code == kWorkerStorageError || code == kWorkerRefused
+             ? code
+             : kWorkerFinished;
 }
 
 std::string worker_identity(int pid) {

@@ -42,6 +42,8 @@ enum WorkerExit : int {
   kWorkerLost = 2,          // the trial was taken away (requeued) while it ran, or given back
   kWorkerNothing = 3,       // nothing to claim
   kWorkerStorageError = 4,  // the database failed (not the trial): the trial is left running
+  kWorkerRefused = 5,       // a trial it chose itself has a configuration this release cannot
+                            // read (another release wrote it): given back, and the worker ends
 };
 
 // What a worker claims next: one given trial (trial_id > 0) or the oldest pending one of an

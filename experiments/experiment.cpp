@@ -551,6 +551,7 @@ void read_top(Fields& f, ExperimentConfig& e, const LoadOptions& options) {
   f.optional("description", e.description);
   f.optional("database", e.database);
   if (e.database.empty()) throw InputError(f.where("database"), "must not be empty");
+  f.optional("checkpoints", e.checkpoints);
   f.optional("threads", e.threads);
   check_range(f, "threads", e.threads, 0, 1024);
   read_trial_basics(f, e);
@@ -587,10 +588,11 @@ ExperimentConfig parse_experiment(const std::string& text, const std::string& fi
   e.source = text;
   Fields fields(root, file, "");
   // Every key read_top() reads (keep the two in step).
-  fields.reject_unknown_except(
-      {"name",  "description", "database", "threads",   "epochs", "batch_size", "seed",    "device",
-       "seeds", "data",        "model",    "optimizer", "policy", "mi",         "methods", "lrrt",
-       "c1c2",  "baselines",   "budget",   "devices",   "report", "cuda_graphs"});
+  fields.reject_unknown_except({"name",    "description", "database",   "checkpoints", "threads",
+                                "epochs",  "seed",        "batch_size", "device",      "seeds",
+                                "data",    "model",       "optimizer",  "policy",      "mi",
+                                "methods", "lrrt",        "c1c2",       "baselines",   "budget",
+                                "devices", "report",      "cuda_graphs"});
   read_top(fields, e, options);
   fields.reject_unknown();
   return e;

@@ -42,9 +42,15 @@ struct ExperimentConfig {
   std::string source;  // its text, stored with the experiment
   std::string name;
   std::string description;
-  std::string database = "automl.db";  // relative paths are relative to the working directory
-  int threads = 0;                     // LibTorch threads; 0 = one per core
-  trials::TrialConfig trial;           // the base trial every job of the experiment starts from
+  std::string database = "automl.db";  // a path (SQLite) or a postgresql:// URL; a relative
+                                       // path is relative to the working directory
+  // Where the trials' checkpoints go: a directory every worker's host sees (a cluster's shared
+  // file system). Empty: <database>.checkpoints beside a SQLite file; for a database server,
+  // automl-checkpoints in each worker's working directory (a trial retried on another host then
+  // starts over). Relative to the working directory.
+  std::string checkpoints;
+  int threads = 0;            // LibTorch threads; 0 = one per core
+  trials::TrialConfig trial;  // the base trial every job of the experiment starts from
   std::vector<std::uint64_t> seeds = {1, 2, 3};  // final runs of every method
   MethodsConfig methods;
   search::LrrtConfig lrrt;

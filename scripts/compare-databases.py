@@ -3,6 +3,8 @@
 
     python3 scripts/compare-databases.py A.db B.db [--experiment NAME]
 
+A or B may be a postgresql:// URL (read with Debian's python3-psycopg2).
+
 Exits 0 when both hold the same experiment results: the same trials (matched by label) with the
 same stage, method, seed, configuration, status and summary; the same epochs and per-layer
 records with bit-identical numbers; the same stage decisions, LRRT table D and bounds, C1/C2
@@ -23,8 +25,39 @@ EPOCH_FIELDS = ["lr", "train_loss", "train_accuracy", "test_loss", "test_accurac
 TIMING_KEYS = {"seconds", "seconds_per_epoch", "estimated_device_seconds"}
 
 
+class Postgres:
+    """A PostgreSQL database (postgresql:// URL, through Debian's python3-psycopg2) behind the
+    few calls this script makes of an sqlite3 connection."""
+
+    def __init__(self, url):
+        import psycopg2  # only where a URL is compared
+        self.connection = psycopg2.connect(url)
+        self.connection.set_session(readonly=True)
+
+    def execute(self, sql, params=()):
+        cursor = self.connection.cursor()
+        cursor.execute(sql.replace("?", "%s"), params)
+        return cursor
+
+
+def connect(location):
+    if location.startswith(("postgresql://", "postgres://")):
+        return Postgres(location)
+    return sqlite3.connect(f"file:{location}?mode=ro", uri=True)
+
+
 def columns(db, table):
+    if isinstance(db, Postgres):
+        return {row[0] for row in db.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ?", (table,))}
     return {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+
+
+def trial_config(text):
+    """A trial's stored configuration; one without "format" (earlier releases) is format 1."""
+    config = json.loads(text)
+    config.setdefault("format", 1)
+    return config
 
 
 def without_timing(value):
@@ -46,7 +79,7 @@ def experiment_id(db, name):
 
 
 def load(path, name):
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    db = connect(path)
     eid = experiment_id(db, name)
     record = {}
     labels = {}
@@ -54,7 +87,7 @@ def load(path, name):
             "SELECT id, label, stage, status, seed, config, summary FROM trials "
             "WHERE experiment_id = ?", (eid,)):
         labels[tid] = label
-        record[("trial", label)] = (stage, status, seed, json.loads(config),
+        record[("trial", label)] = (stage, status, seed, trial_config(config),
                                     without_timing(json.loads(summary or "{}")))
     typed = "bound" in columns(db, "epochs")
     select = ", ".join(EPOCH_FIELDS) if typed else "lr, train_loss, train_accuracy, test_loss, " \
@@ -80,6 +113,7 @@ def load(path, name):
         for row in cursor:
             values = dict(zip(names, row))
             values.pop("experiment_id")
+            values.pop("rowid", None)  # PostgreSQL's explicit row order (SQLite's is implicit)
             record[(table, tuple(values[k.strip()] for k in key.split(",")))] = values
     for method, seed, tid, *values in db.execute(
             "SELECT method, seed, trial_id, lr, final_test_accuracy, best_test_accuracy, "

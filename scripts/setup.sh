@@ -12,9 +12,13 @@ packages=(
   dataset-fashion-mnist
   python3-torch python3-torchvision python3-pil  # tests' files written by Python; benchmark anchors
   python3-scipy                                 # bench/npeet_reference.py (NPEET's KSG, the anchor)
+  python3-psycopg2  # scripts/compare-databases.py on a PostgreSQL database (tests/scale_out.sh)
   libturbojpeg0-dev libpng-dev                   # image folders (JPEG, PNG)
   clang-format ccache
+  postgresql libpqxx-dev  # PostgreSQL storage backend, and tests/postgres_fixture.sh's server
   chromium  # the HTML report's screenshot test (tests/test_report_html.cpp)
+  nodejs npm  # the dashboard's browser test (tests/browser/, scripts/setup-browser.sh)
+  slurm-wlm slurmctld slurmd slurm-client munge  # single-node Slurm for the tests (tests/slurm/slurm_cluster.sh)
 )
 
 missing=()
@@ -35,3 +39,4 @@ echo "setup.sh: all packages present"
 
 # The real regression table (scikit-learn's diabetes data, from Debian's python3-sklearn package).
 bash "$(dirname "$0")/extract-sklearn-data.sh"
+bash "$(dirname "$0")/setup-browser.sh"  # puppeteer-core for the dashboard's browser test

@@ -266,12 +266,12 @@ TEST_CASE("The engine hands a slot's worker trial after trial and replaces one t
   CHECK(runner.worker_pid(slot.name) == 0);
 }
 
-TEST_CASE("The data cache gives what load_splits gives, a copy each time, the newest few kept",
+TEST_CASE("The data cache gives what load_splits gives, a copy each time, one decoding per files",
           "[engine][worker]") {
   int loads = 0;
   const auto counted = [&](const trials::DataConfig& data, std::uint64_t seed) {
     ++loads;
-    return trials::load_splits(data, seed);
+    return trials::load_source(data, seed);
   };
   DataCacheLimits limits;
   limits.entries = 2;
@@ -286,31 +286,52 @@ TEST_CASE("The data cache gives what load_splits gives, a copy each time, the ne
   CHECK(torch::equal(first.train.inputs, expected.train.inputs));
   CHECK(torch::equal(first.validation.targets, expected.validation.targets));
   CHECK(torch::equal(first.test.inputs, expected.test.inputs));
-  first.train.inputs.add_(1);  // what one trial does to its data stays with it
+  // What one trial does to its data stays with it, also to a split taken whole (the test set).
+  first.train.inputs.add_(1);
+  first.test.inputs.add_(1);
   const auto second = cache.get(data, 1);
   CHECK(torch::equal(second.train.inputs, expected.train.inputs));
+  CHECK(torch::equal(second.test.inputs, expected.test.inputs));
   CHECK(loads == 1);
 
-  cache.get(data, 2);  // the seed draws other subsets
+  // Other seeds and normalisation draw their splits from the same decoded files.
+  CHECK(torch::equal(cache.get(data, 2).train.inputs, trials::load_splits(data, 2).train.inputs));
   auto normalized = data;
   normalized.normalize = true;
-  cache.get(normalized, 1);
+  CHECK(torch::equal(cache.get(normalized, 1).train.inputs,
+                     trials::load_splits(normalized, 1).train.inputs));
+  CHECK(loads == 1);
+
+  // Other files are another source; the least recently used goes.
+  auto elsewhere = data, third = data;
+  elsewhere.path = data.path + "/.";
+  third.path = data.path + "/./.";
+  cache.get(elsewhere, 1);
+  cache.get(third, 1);
   CHECK(loads == 3);
   CHECK(cache.size() == 2);
-  cache.get(data, 1);  // the least recently used went
+  cache.get(data, 1);
   CHECK(loads == 4);
-  cache.get(normalized, 1);
+  cache.get(third, 1);
   CHECK(loads == 4);
 
   limits.bytes = 1;  // over the bound, only the newest stays
   DataCache small(limits, counted);
   small.get(data, 1);
-  small.get(data, 2);
+  small.get(elsewhere, 1);
   CHECK(small.size() == 1);
 }
 
+// The checkpoints of the experiment `name` stored in `database`, as the engine places them.
+std::string checkpoints_of(storage::Storage& db, const std::string& database,
+                           const std::string& name) {
+  experiments::ExperimentConfig e;
+  e.database = database;
+  return checkpoint_dir(e, *db.find_experiment(name));
+}
+
 TEST_CASE(
-    "A worker claims an experiment's pending trials until it is idle, and gives its trial "
+    "A worker claims an experiment's released trials until it is idle, and gives its trial "
     "back on SIGTERM",
     "[engine][worker][slow]") {
   AUTOML_SKIP_WITHOUT(test::fashion_mnist());
@@ -322,6 +343,10 @@ TEST_CASE(
   quick.epochs = 1;
   const auto a = add_trial(*db, experiment, "a", quick);
   const auto b = add_trial(*db, experiment, "b", quick);
+  const auto unreleased = add_trial(*db, experiment, "unreleased", quick);
+  REQUIRE(db->queue_trial(a));
+  REQUIRE(db->queue_trial(b));
+  const auto checkpoints = checkpoints_of(*db, database, "claims");
 
   const auto start = std::chrono::steady_clock::now();
   CHECK(run_worker_process({"--db", database, "--experiment", "claims", "--idle-exit", "1",
@@ -331,10 +356,10 @@ TEST_CASE(
     const auto t = *db->trial(id);
     CHECK(t.status == TrialStatus::done);
     CHECK(t.device_seconds > 0);  // no engine timed it: the worker did
-    CHECK(std::filesystem::exists(checkpoint_dir(database, "claims") + "/logs/trial-" +
-                                  std::to_string(id) + ".log"));
+    CHECK(std::filesystem::exists(checkpoints + "/logs/trial-" + std::to_string(id) + ".log"));
   }
   CHECK(db->trial(a)->worker == db->trial(b)->worker);
+  CHECK(db->trial(unreleased)->status == TrialStatus::pending);  // never released: never run
 
   // SIGTERM mid-trial: the trial stops after its epoch and goes back, checkpointed, with its
   // attempt given back; the next worker resumes it.
@@ -342,6 +367,7 @@ TEST_CASE(
   slow.data.train_subset = 1500;
   slow.epochs = 6;
   const auto c = add_trial(*db, experiment, "c", slow);
+  REQUIRE(db->queue_trial(c));
   const auto args =
       std::vector<std::string>{"--db",        database, "--experiment", std::to_string(experiment),
                                "--idle-exit", "0",      "--threads",    "1"};
@@ -357,7 +383,8 @@ TEST_CASE(
   auto t = *db->trial(c);
   CHECK(t.status == TrialStatus::pending);
   CHECK(t.attempts == 0);
-  CHECK(std::filesystem::exists(checkpoint_path(checkpoint_dir(database, "claims"), c)));
+  CHECK(std::filesystem::exists(checkpoint_path(checkpoints, c)));
+  REQUIRE(db->queue_trial(c));  // the coordinator releases it again
   CHECK(run_worker_process(args) == 0);
   t = *db->trial(c);
   CHECK(t.status == TrialStatus::done);
@@ -365,4 +392,30 @@ TEST_CASE(
   const auto epochs = db->epochs(c);
   REQUIRE(epochs.size() == 7);  // 0 (MI before training) to 6, each once
   for (std::size_t k = 0; k < epochs.size(); ++k) CHECK(epochs[k].epoch == static_cast<int>(k));
+}
+
+TEST_CASE("A worker refuses a released trial whose configuration another release wrote",
+          "[engine][worker]") {
+  test::TempDir dir;
+  const auto database = dir.file("t.db");
+  auto db = storage::open_sqlite(database);
+  const auto experiment = db->create_experiment("mixed", "name: mixed\n");
+  auto newer = nlohmann::json(small_trial());
+  newer["format"] = trials::kTrialConfigFormat + 1;
+  newer["mi"]["a_later_option"] = true;
+  storage::TrialRow row;
+  row.experiment_id = experiment;
+  row.stage = Stage::mi_sgd;
+  row.label = "newer";
+  row.config = newer.dump();
+  const auto id = db->add_trial(row);
+  REQUIRE(db->queue_trial(id));
+  CHECK(run_worker_process({"--db", database, "--experiment", "mixed", "--idle-exit", "5",
+                            "--threads", "1"}) == kWorkerRefused);
+  const auto t = *db->trial(id);
+  CHECK(t.status == TrialStatus::pending);  // left for a worker that can read it
+  CHECK(t.attempts == 0);                   // and its refusal cost it nothing
+  CHECK(t.reason.find("format " + std::to_string(trials::kTrialConfigFormat + 1)) !=
+        std::string::npos);
+  CHECK(db->epochs(id).empty());
 }

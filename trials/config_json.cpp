@@ -1,5 +1,7 @@
 #include "trials/config_json.h"
 
+#include <fmt/format.h>
+
 namespace automl {
 
 void to_json(nlohmann::json& j, TrialStatus status) {
@@ -36,8 +38,50 @@ AUTOML_JSON_FIELDS(OptimizerConfig, name, lr, momentum, nesterov, weight_decay, 
 AUTOML_JSON_FIELDS(PolicyConfig, name, gamma, step_size, milestones, power, lr_min, lr_max, lr_top,
                    eps, start, bound, time_decay, layerwise)
 AUTOML_JSON_FIELDS(MiConfig, enabled, samples, k, stratified, estimator, layer_features)
-AUTOML_JSON_FIELDS(TrialConfig, data, model, optimizer, policy, mi, epochs, batch_size, seed,
+namespace {
+struct TrialFields : TrialConfig {};
+AUTOML_JSON_FIELDS(TrialFields, data, model, optimizer, policy, mi, epochs, batch_size, seed,
                    device, evaluate_test, cuda_graphs)
+
+// The first key of `given` that `known` (the same document written back by this build) lacks,
+// as a path ("mi.new_option"); empty when there is none.
+std::string unknown_key(const nlohmann::json& given, const nlohmann::json& known,
+                        const std::string& at) {
+  if (!given.is_object() || !known.is_object()) return "";
+  for (const auto& [key, value] : given.items()) {
+    auto path = at.empty() ? key : at + "." + key;
+    if (!known.contains(key)) return path;
+    if (auto deeper = unknown_key(value, known.at(key), path); !deeper.empty()) return deeper;
+  }
+  return "";
+}
+}  // namespace
+
+void to_json(nlohmann::json& j, const TrialConfig& c) {
+  to_json(j, static_cast<const TrialFields&>(c));
+  j["format"] = kTrialConfigFormat;
+}
+
+void from_json(const nlohmann::json& j, TrialConfig& c) {
+  from_json(j, static_cast<TrialFields&>(c));
+}
+
+std::string unreadable_config(const nlohmann::json& j) {
+  if (!j.is_object()) return "the configuration is not a JSON object";
+  const auto format = j.value("format", 1);
+  if (format > kTrialConfigFormat)
+    return fmt::format("its configuration is format {}, this release reads up to format {}", format,
+                       kTrialConfigFormat);
+  TrialConfig config;
+  try {
+    config = j.get<TrialConfig>();
+  } catch (const std::exception& e) {
+    return fmt::format("its configuration does not read: {}", e.what());
+  }
+  if (const auto key = unknown_key(j, nlohmann::json(config), ""); !key.empty())
+    return fmt::format("its configuration holds '{}', which this release does not know", key);
+  return "";
+}
 
 void to_json(nlohmann::json& j, const GroupRecord& r) {
   j = {{"name", r.name},       {"lr", r.lr},   {"ity", r.ity},          {"d_p", r.d_p},

@@ -15,8 +15,19 @@ void from_json(const nlohmann::json& j, TrialStatus& status);
 namespace automl::trials {
 
 // A trial's whole configuration; its parts (DataConfig .. MiConfig) go with it (config_json.cpp).
+// to_json writes "format": kTrialConfigFormat beside the fields.
 void to_json(nlohmann::json& j, const TrialConfig& c);
 void from_json(const nlohmann::json& j, TrialConfig& c);
+
+// The version of that JSON form. Reading tolerates missing keys (older configurations keep the
+// defaults), so it must be raised whenever a key is added or changes meaning: a worker of an
+// older release then refuses the newer configuration instead of running a different trial.
+constexpr int kTrialConfigFormat = 1;
+
+// Why this build cannot run the stored configuration `j` (a newer format, or keys it does not
+// know: written by another release), or empty when it can. Configurations without "format"
+// are format 1.
+std::string unreadable_config(const nlohmann::json& j);
 
 void to_json(nlohmann::json& j, const GroupRecord& r);
 // The one serialisation of a summary: stored with every finished trial and in checkpoints.

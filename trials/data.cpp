@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "mi/mi.h"
+#include "trials/config_json.h"
 #include "trials/data.h"
 #include "trials/data_image.h"
 #include "trials/random.h"
@@ -91,7 +92,28 @@ void standardise(Splits& s, torch::Tensor Dataset::*field, const std::vector<std
 }  // namespace
 
 Splits load_splits(const DataConfig& config, std::uint64_t seed) {
-  Splits splits = load_raw(config, seed);
+  return split_source(load_source(config, seed), config, seed);
+}
+
+Splits load_source(const DataConfig& config, std::uint64_t seed) {
+  return load_raw(config, seed);
+}
+
+std::string source_key(const DataConfig& config, std::uint64_t seed) {
+  // These loaders read the files at `path` alone (tensor files: and the task); CSV tables and
+  // image folders read more of the configuration (CSV: the seed too), so all of it is the key.
+  if (config.format == "idx" || config.format == "cifar10" || config.format == "cifar100" ||
+      config.format == "tensors")
+    return fmt::format("{}\n{}\n{}", config.format, config.path, config.is_regression());
+  TrialConfig whole;
+  whole.data = config;
+  return nlohmann::json(whole).at("data").dump() + "\n" + std::to_string(seed);
+}
+
+Splits split_source(const Splits& source, const DataConfig& config, std::uint64_t seed) {
+  // Subsets are new tensors; a split taken whole (the test set without test_subset) shares the
+  // source's tensors unless normalisation replaces them.
+  Splits splits = source;
   const std::int64_t train_total = splits.train.size();
   if (config.train_subset < 0 || config.train_subset > train_total)
     throw InputError("data.train_subset", fmt::format("{} is not in [0, {}] (0 = all)",

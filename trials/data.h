@@ -90,4 +90,18 @@ torch::Tensor augment_batch(const torch::Tensor& images, std::int64_t padding = 
 // fit on the training split only.
 Splits load_splits(const DataConfig& config, std::uint64_t seed);
 
+// load_splits in two steps, for a process that runs many trials on the same files (the engine's
+// workers, engine/data_cache.h): load_source decodes the files (every sample, before subsets
+// and normalisation; `seed` matters only where the files themselves are split by it, CSV
+// tables); split_source draws the trial's splits from a loaded source, which it never modifies
+// (a split it takes whole shares the source's tensors: copy them before handing them out).
+// load_splits(c, s) == split_source(load_source(c, s), c, s).
+Splits load_source(const DataConfig& config, std::uint64_t seed);
+Splits split_source(const Splits& source, const DataConfig& config, std::uint64_t seed);
+// Configurations (and seeds) with equal keys have equal sources: what a cache of sources is
+// keyed by. The fields only split_source reads (subsets, validation, normalisation,
+// augmentation) are left out where the format's loader ignores them, so that the seeds and
+// subsets of one data set share its source.
+std::string source_key(const DataConfig& config, std::uint64_t seed);
+
 }  // namespace automl::trials

@@ -1,5 +1,8 @@
 #include "engine/cli/experiment_args.h"
 
+#include "engine/cli/files.h"
+#include "storage/storage.h"
+
 #include <algorithm>
 #include <filesystem>
 #include <stdexcept>
@@ -11,7 +14,8 @@ void add_experiment_options(CLI::App& command, ExperimentArgs& args) {
       ->required()
       ->check(CLI::ExistingFile);
   command.add_option("--db", args.database,
-                     "SQLite database to write (default: the experiment's `database` key)");
+                     "SQLite file or postgresql:// URL to write (default: the experiment's "
+                     "`database` key)");
   command.add_option("--threads", args.threads,
                      "LibTorch threads per worker (default: the experiment's `threads`, else the "
                      "cores shared among the slots)");
@@ -19,6 +23,47 @@ void add_experiment_options(CLI::App& command, ExperimentArgs& args) {
       .add_option("--heartbeat-timeout", args.heartbeat_timeout,
                   "Seconds without a heartbeat after which a running trial is run again")
       ->capture_default_str();
+  command
+      .add_option("--launcher", args.launcher,
+                  "Where the trials run: local (this machine's slots), none (workers you start: "
+                  "`automl worker --db URL --experiment NAME` on any host), slurm (a job array of "
+                  "workers)")
+      ->check(CLI::IsMember(all_names<engine::LauncherKind>()))
+      ->capture_default_str();
+  command
+      .add_option("--workers", args.workers,
+                  "none, slurm: how many workers (trials released to them at a time)")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  command
+      .add_option("--worker-idle-exit", args.worker_idle_exit,
+                  "slurm: a worker with nothing to claim for this many seconds exits")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  command
+      .add_option("--slurm-template", args.slurm_template,
+                  "slurm: job script template ({{array}}, {{cpus_per_task}}, {{gpus_line}}, "
+                  "{{output}}, {{job_name}}, {{worker_command}}); default: docs/scale-out.md")
+      ->check(CLI::ExistingFile);
+  command.add_option(
+      "--sbatch-arg", args.sbatch_arguments,
+      "slurm: an argument for sbatch (repeat it), e.g. --sbatch-arg=--partition=gpu");
+  command
+      .add_option("--slurm-max-running", args.slurm_max_running,
+                  "slurm: at most this many array tasks at once (the array's %K; 0 = no limit)")
+      ->check(CLI::NonNegativeNumber);
+}
+
+std::unique_ptr<storage::Storage> open_database(const experiments::ExperimentConfig& experiment) {
+  return storage::open_storage(experiment.database);
+}
+
+std::unique_ptr<storage::Storage> open_existing_database(
+    const experiments::ExperimentConfig& experiment) {
+  if (!storage::is_postgres_url(experiment.database) &&
+      !std::filesystem::exists(experiment.database))
+    return nullptr;
+  return storage::open_storage(experiment.database, storage::Access::read_only);
 }
 
 experiments::ExperimentConfig load_checked_experiment(const ExperimentArgs& args) {
@@ -34,6 +79,14 @@ engine::EngineOptions engine_options(const ExperimentArgs& args) {
   options.worker_executable = own_executable();
   options.heartbeat_timeout = args.heartbeat_timeout;
   options.heartbeat_seconds = std::max(0.2, args.heartbeat_timeout / 10);
+  options.launcher = parse<engine::LauncherKind>(args.launcher);
+  options.workers = args.workers;
+  options.worker_idle_exit = args.worker_idle_exit;
+  options.slurm.sbatch_arguments = args.sbatch_arguments;
+  options.slurm.max_running = args.slurm_max_running;
+  if (!args.slurm_template.empty())
+    options.slurm.job_script_template =
+        read_file(args.slurm_template, "the Slurm job script template");
   return options;
 }
 

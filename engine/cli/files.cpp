@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "common/error.h"
 
@@ -24,6 +25,12 @@ void write_file(const std::string& path, const std::string& text, const std::str
     }
   }
   std::filesystem::rename(temporary, path);
+}
+
+std::string read_file(const std::string& path, const std::string& what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path, fmt::format("cannot read {}: {}", what, std::strerror(errno)));
+  return std::string((std::istreambuf_iterator<char>(in)), {});
 }
 
 }  // namespace automl::cli

@@ -94,7 +94,7 @@ double stage_seconds(const report::ExperimentSummary& summary, Stage stage) {
 void run_algorithm2(const LrrtArgs& args, experiments::ExperimentConfig e) {
   if (e.lrrt.mode == "off")
     throw InputError(e.file, "lrrt.mode is off: set it to auto, quick or full to run the test");
-  auto storage = storage::open_sqlite(e.database);
+  auto storage = open_database(e);
   auto options = engine_options(args.experiment);
   options.scope = engine::Scope::lrrt;
   const auto log = [](const std::string& line) { std::cout << line << std::endl; };
@@ -153,8 +153,7 @@ void run_smith(const LrrtArgs& args, const experiments::ExperimentConfig& e) {
                                         sweep.lrs.back(), c.stop_factor)
                           : "",
       sweep.suggested ? fmt::format("{:.4g}", sweep.suggestion()) : "none (too few steps)");
-  if (std::filesystem::exists(e.database)) {
-    const auto storage = storage::open_sqlite(e.database, storage::Access::read_only);
+  if (const auto storage = open_existing_database(e)) {
     if (const auto experiment = storage->find_experiment(e.name))
       if (const auto lrrt = stored_lrrt(*storage, experiment->id))
         std::cout << "  Algorithm 2 (stored): " << range_text(lrrt->at("range")) << "\n";

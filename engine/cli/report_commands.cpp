@@ -32,8 +32,9 @@ std::vector<storage::ExperimentRow> chosen_experiments(storage::Storage& db,
 }
 
 void run_report(const ReportArgs& a) {
-  if (!std::filesystem::exists(a.database)) throw InputError(a.database, "no such database");
-  const auto db = storage::open_sqlite(a.database, storage::Access::read_only);
+  if (!storage::is_postgres_url(a.database) && !std::filesystem::exists(a.database))
+    throw InputError(a.database, "no such database");
+  const auto db = storage::open_storage(a.database, storage::Access::read_only);
   report::ReportOptions options;
   if (!a.milestones.empty()) options.milestones = a.milestones;
   options.mi_curve_files = a.mi_curves;

@@ -20,9 +20,9 @@ void add_worker_command(CLI::App& app) {
   auto* worker = app.add_subcommand(
       "worker",
       "Run trials of a database: one (--trial), the engine's (--serve-fd), or an experiment's "
-      "pending ones (--experiment, with --idle-exit until none is left)");
+      "released ones (--experiment, with --idle-exit until none is left)");
   worker->group("");  // hidden: users run `automl run`
-  worker->add_option("--db", options->database, "SQLite database")->required();
+  worker->add_option("--db", options->database, "SQLite file or postgresql:// URL")->required();
   auto* trial = worker->add_option("--trial", options->trial_id, "Trial id to claim, then exit");
   auto* experiment = worker->add_option_function<std::string>(
       "--experiment",
@@ -33,13 +33,13 @@ void add_worker_command(CLI::App& app) {
         else
           options->experiment = text;
       },
-      "Experiment id or name: claim its oldest pending trial");
+      "Experiment id or name: claim the trials its coordinator releases");
   auto* serve = worker->add_option("--serve-fd", options->serve_fd,
                                    "Take trials from the engine on this descriptor "
                                    "(\"run <id>\" lines in, \"<id> <exit code>\" lines out)");
   auto* idle = worker->add_option("--idle-exit", options->idle_exit,
                                   "With --experiment: go on claiming; exit once nothing was "
-                                  "pending for this many seconds (or on SIGTERM, after giving "
+                                  "released for this many seconds (or on SIGTERM, after giving "
                                   "its trial back)");
   worker->add_option("--device", options->device, "cpu | cuda:N");
   worker->add_option("--checkpoints", options->checkpoint_dir,
@@ -76,15 +76,13 @@ void add_run_commands(CLI::App& app) {
     const auto experiment = load_checked_experiment(args->experiment);
     const auto log = [](const std::string& line) { std::cout << line << std::endl; };
     if (args->dry_run) {
-      std::unique_ptr<storage::Storage> storage;
-      if (std::filesystem::exists(experiment.database))
-        storage = storage::open_sqlite(experiment.database);
+      const auto storage = open_existing_database(experiment);
       for (const auto& line :
            engine::describe_plan(experiment, storage.get(), own_executable(), log))
         std::cout << line << "\n";
       return;
     }
-    auto storage = storage::open_sqlite(experiment.database);
+    auto storage = open_database(experiment);
     const auto report =
         engine::run_experiment(experiment, *storage, engine_options(args->experiment), log);
     const auto outcome = engine::outcome_of(report);

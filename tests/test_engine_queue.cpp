@@ -1,0 +1,292 @@
+// The coordinator's side of workers elsewhere: the scheduler releases trials through a
+// QueueRunner and threads standing in for `automl worker --experiment` claim them from the
+// database; the launchers' job script and commands, with a fake sbatch/scancel on PATH.
+#include <fmt/format.h>
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "engine/launcher.h"
+#include "engine/queue_runner.h"
+#include "engine/records.h"
+#include "engine/scheduler.h"
+#include "test_support.h"
+#include "trials/config_json.h"
+
+using namespace automl;
+using namespace automl::engine;
+
+namespace {
+
+search::Job job(Stage stage, const std::string& label) {
+  search::Job j;
+  j.stage = stage;
+  j.label = label;
+  j.config.epochs = 1;
+  return j;
+}
+
+// `rounds` rounds of `jobs` jobs, then the decision {"rounds": n}.
+StageSpec rounds_stage(Stage stage, std::vector<Stage> after, int rounds, int jobs) {
+  StageSpec spec;
+  spec.stage = stage;
+  spec.after = std::move(after);
+  spec.next = [stage, rounds, jobs](const StageInputs& in) {
+    StageStep step;
+    const int round = static_cast<int>(in.results.size()) / jobs;
+    if (round < rounds)
+      for (int k = 0; k < jobs; ++k)
+        step.jobs.push_back(job(stage, fmt::format("{}/r={}/j={}", name(stage), round, k)));
+    else
+      step.decision.decision = nlohmann::json{{"rounds", round}}.dump();
+    return step;
+  };
+  return spec;
+}
+
+std::vector<StageSpec> two_stages() {
+  return {rounds_stage(Stage::lrrt, {}, 2, 3), rounds_stage(Stage::mi_sgd, {Stage::lrrt}, 1, 2)};
+}
+
+// Workers on their own connections, claiming released trials until told to stop. A worker
+// that is `silent` claims one trial and then neither heartbeats nor finishes it (a host that
+// died), once.
+class Workers {
+ public:
+  Workers(const std::string& database, std::int64_t experiment, int count, bool one_silent = false)
+      : database_(database), experiment_(experiment) {
+    for (int w = 0; w < count; ++w)
+      threads_.emplace_back([this, w, one_silent] { work(w, one_silent && w == 0); });
+  }
+  ~Workers() { stop(); }
+  void stop() {
+    stop_ = true;
+    for (auto& t : threads_)
+      if (t.joinable()) t.join();
+  }
+  int most_in_flight() const { return most_in_flight_; }
+
+ private:
+  void work(int w, bool silent) {
+    auto db = storage::open_sqlite(database_);
+    const auto worker = fmt::format("host{}:1", w);
+    while (!stop_) {
+      const auto trial = db->claim_trial({experiment_, 0, worker, "cpu"});
+      if (!trial) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        continue;
+      }
+      note_in_flight(*db);
+      if (silent) {
+        silent = false;  // dies with this trial; the thread lives on as a fresh worker
+        continue;
+      }
+      trials::EpochRecord r;
+      r.epoch = 1;
+      r.lr = 0.1;
+      r.test_accuracy = 0.5;
+      db->add_epoch(epoch_row(trial->id, r));
+      trials::TrialSummary summary;
+      summary.epochs_run = 1;
+      db->finish_trial(trial->id, TrialStatus::done, "", 0.01, summary_text(summary));
+    }
+  }
+  // Trials released or running at once: never more than the coordinator's slots.
+  void note_in_flight(storage::Storage& db) {
+    storage::TrialFilter filter;
+    filter.experiment_id = experiment_;
+    int n = 0;
+    for (const auto& t : db.trials(filter))
+      n += t.status == TrialStatus::queued || t.status == TrialStatus::running;
+    std::lock_guard<std::mutex> lock(mutex_);
+    most_in_flight_ = std::max(most_in_flight_, n);
+  }
+
+  std::string database_;
+  std::int64_t experiment_;
+  std::atomic<bool> stop_{false};
+  std::mutex mutex_;
+  int most_in_flight_ = 0;
+  std::vector<std::thread> threads_;
+};
+
+struct Fixture {
+  test::TempDir dir;
+  std::string database = dir.file("q.db");
+  std::unique_ptr<storage::Storage> db = storage::open_sqlite(database);
+  std::int64_t experiment = db->create_experiment("e", "name: e\n");
+  std::vector<std::string> log;
+
+  SchedulerOptions options() const {
+    SchedulerOptions o;
+    o.tick_seconds = 0.05;
+    o.heartbeat_timeout = 0.5;
+    return o;
+  }
+  std::vector<storage::TrialRow> trials() {
+    storage::TrialFilter filter;
+    filter.experiment_id = experiment;
+    return db->trials(filter);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("A coordinator releases trials to workers that claim them, one per slot",
+          "[engine][queue]") {
+  Fixture f;
+  Workers workers(f.database, f.experiment, 3);
+  QueueRunner runner(*f.db, 0.01);
+  Scheduler scheduler(*f.db, f.experiment, two_stages(), queue_slots(2), runner, f.options(),
+                      [&](const std::string& line) { f.log.push_back(line); });
+  const auto report = scheduler.run();
+  workers.stop();
+  CHECK(report.complete);
+  CHECK(report.trials_done == 8);  // 2 rounds x 3 + 2
+  CHECK(workers.most_in_flight() <= 2);
+  for (const auto& t : f.trials()) {
+    INFO(t.label);
+    CHECK(t.status == TrialStatus::done);
+    CHECK(t.attempts == 1);  // claimed exactly once
+  }
+  // The stages' order held across workers: every MI-SGD trial started after the LRRT decided.
+  for (const auto& stage : f.db->stages(f.experiment)) CHECK(stage.status == StageStatus::done);
+}
+
+TEST_CASE("A trial whose worker went silent is released again and finished by another",
+          "[engine][queue]") {
+  Fixture f;
+  Workers workers(f.database, f.experiment, 2, /*one_silent=*/true);
+  QueueRunner runner(*f.db, 0.01);
+  Scheduler scheduler(*f.db, f.experiment, two_stages(), queue_slots(2), runner, f.options(),
+                      [&](const std::string& line) { f.log.push_back(line); });
+  const auto report = scheduler.run();
+  workers.stop();
+  CHECK(report.complete);
+  int retried = 0;
+  for (const auto& t : f.trials()) {
+    CHECK(t.status == TrialStatus::done);
+    retried += t.attempts == 2;
+  }
+  CHECK(retried == 1);
+}
+
+TEST_CASE("A coordinator that loses its lease stops, and the next adopts what it released",
+          "[engine][queue]") {
+  Fixture f;
+  {
+    QueueRunner runner(*f.db, 0.01);
+    Scheduler first(*f.db, f.experiment, two_stages(), queue_slots(2), runner, f.options(),
+                    [](const std::string&) {});
+    int ticks = 0;
+    first.hold_lease = [&] { return ++ticks < 3; };  // taken over at its third tick
+    const auto report = first.run();
+    CHECK(report.lost_lease);
+    CHECK_FALSE(report.complete);
+  }
+  int queued = 0;
+  for (const auto& t : f.trials()) queued += t.status == TrialStatus::queued;
+  CHECK(queued == 2);  // released before it stopped; no worker took them yet
+  Workers workers(f.database, f.experiment, 2);
+  QueueRunner runner(*f.db, 0.01);
+  Scheduler second(*f.db, f.experiment, two_stages(), queue_slots(2), runner, f.options(),
+                   [](const std::string&) {});
+  const auto report = second.run();
+  workers.stop();
+  CHECK(report.complete);
+  for (const auto& t : f.trials()) CHECK(t.attempts == 1);
+}
+
+TEST_CASE("The Slurm job script fills its template, and the worker command is quoted for a shell",
+          "[engine][queue]") {
+  WorkerPool pool;
+  pool.executable = "/opt/automl/bin/automl";
+  pool.database = "/shared/my runs/a.db";
+  pool.experiment = "smoke";
+  pool.workers = 8;
+  pool.threads = 2;
+  pool.idle_exit = 60;
+  pool.checkpoint_dir = "/shared/checkpoints";
+  SlurmOptions options;
+  options.max_running = 3;
+  options.output_dir = "/shared/logs";
+  const auto script = slurm_job_script(options, pool);
+  CHECK(script.rfind("#!/bin/bash\n", 0) == 0);
+  CHECK(script.find("#SBATCH --array=0-7%3\n") != std::string::npos);
+  CHECK(script.find("#SBATCH --cpus-per-task=2\n") != std::string::npos);
+  CHECK(script.find("#SBATCH --job-name=automl-smoke\n") != std::string::npos);
+  CHECK(script.find("#SBATCH --output=/shared/logs/slurm-%A_%a.out\n") != std::string::npos);
+  CHECK(script.find("gpus-per-task") == std::string::npos);
+  CHECK(script.find("exec /opt/automl/bin/automl worker --db '/shared/my runs/a.db' "
+                    "--experiment smoke --idle-exit 60 --threads 2 --device cpu "
+                    "--checkpoints /shared/checkpoints\n") != std::string::npos);
+  pool.gpus_per_worker = 1;
+  options.max_running = 0;
+  options.job_script_template = "{{array}}|{{gpus_line}}|{{cpus_per_task}}";
+  CHECK(slurm_job_script(options, pool) == "0-7|#SBATCH --gpus-per-task=1\n|2");
+}
+
+TEST_CASE("The Slurm launcher submits one array and cancels it at the end", "[engine][queue]") {
+  test::TempDir dir;
+  // sbatch and scancel that record their arguments; sbatch answers as --parsable does.
+  const auto bin = dir.file("bin");
+  std::filesystem::create_directories(bin);
+  const auto calls = dir.file("calls");
+  test::write_text(bin + "/sbatch",
+                   "#!/bin/sh\necho \"sbatch $*\" >> " + calls + "\necho '4242;cluster'\n");
+  test::write_text(bin + "/scancel", "#!/bin/sh\necho \"scancel $*\" >> " + calls + "\n");
+  for (const auto* tool : {"/sbatch", "/scancel"})
+    std::filesystem::permissions(bin + tool, std::filesystem::perms::owner_all);
+  const std::string path = std::getenv("PATH") ? std::getenv("PATH") : "/usr/bin:/bin";
+  setenv("PATH", (bin + ":" + path).c_str(), 1);
+  std::vector<std::string> log;
+  {
+    SlurmOptions options;
+    options.output_dir = dir.file("slurm");
+    options.sbatch_arguments = {"--partition=debug"};
+    auto launcher = slurm_launcher(options, [&](const std::string& line) { log.push_back(line); });
+    WorkerPool pool;
+    pool.executable = "automl";
+    pool.database = "postgresql://u@db/automl";
+    pool.experiment = "smoke";
+    pool.workers = 3;
+    launcher->start(pool);
+    launcher->stop();
+  }
+  setenv("PATH", path.c_str(), 1);
+  std::ifstream in(calls);
+  const std::string recorded((std::istreambuf_iterator<char>(in)), {});
+  CHECK(recorded.find("sbatch --parsable --partition=debug " + dir.file("slurm") + "/workers-") ==
+        0);
+  CHECK(recorded.find("\nscancel 4242\n") != std::string::npos);
+  CHECK(recorded.find("scancel", recorded.find("scancel") + 1) == std::string::npos);  // once
+  REQUIRE_FALSE(log.empty());
+  CHECK(log.front().find("job array 4242 of 3 worker(s)") != std::string::npos);
+}
+
+TEST_CASE("A stored configuration this release cannot read says why", "[engine][queue]") {
+  trials::TrialConfig config;
+  const auto current = nlohmann::json(config);
+  CHECK(current.at("format") == trials::kTrialConfigFormat);
+  CHECK(trials::unreadable_config(current).empty());
+  auto older = current;
+  older.erase("format");
+  older["mi"].erase("k");  // an older release's configuration lacks a later key: defaults
+  CHECK(trials::unreadable_config(older).empty());
+  auto newer = current;
+  newer["format"] = trials::kTrialConfigFormat + 1;
+  CHECK(trials::unreadable_config(newer).find(
+            fmt::format("format {}", trials::kTrialConfigFormat + 1)) != std::string::npos);
+  auto unknown = current;
+  unknown["mi"]["a_later_option"] = 1;
+  CHECK(trials::unreadable_config(unknown).find("'mi.a_later_option'") != std::string::npos);
+  CHECK_FALSE(trials::unreadable_config(nlohmann::json::parse("[1, 2]")).empty());
+}
