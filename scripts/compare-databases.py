@@ -22,7 +22,7 @@ import sys
 
 EPOCH_FIELDS = ["lr", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "ity",
                 "bound", "train_mae", "test_mae", "validation_accuracy", "validation_mae"]
-TIMING_KEYS = {"seconds", "seconds_per_epoch", "estimated_device_seconds"}
+TIMING_KEYS = {"seconds", "seconds_per_epoch", "estimated_device_seconds", "images_per_second"}
 
 
 class Postgres:

@@ -12,7 +12,7 @@ packages=(
   dataset-fashion-mnist
   python3-torch python3-torchvision python3-pil  # tests' files written by Python; benchmark anchors
   python3-scipy                                 # bench/npeet_reference.py (NPEET's KSG, the anchor)
-  python3-psycopg2  # scripts/compare-databases.py on a PostgreSQL database (tests/scale_out.sh)
+  python3-psycopg2 curl  # tests/scale_out.sh: compare-databases.py on PostgreSQL; the API
   libturbojpeg0-dev libpng-dev                   # image folders (JPEG, PNG)
   clang-format ccache
   postgresql libpqxx-dev  # PostgreSQL storage backend, and tests/postgres_fixture.sh's server

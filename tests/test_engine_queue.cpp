@@ -18,6 +18,7 @@
 #include "engine/queue_runner.h"
 #include "engine/records.h"
 #include "engine/scheduler.h"
+#include "test_stage_fixtures.h"
 #include "test_support.h"
 #include "trials/config_json.h"
 
@@ -26,31 +27,7 @@ using namespace automl::engine;
 
 namespace {
 
-search::Job job(Stage stage, const std::string& label) {
-  search::Job j;
-  j.stage = stage;
-  j.label = label;
-  j.config.epochs = 1;
-  return j;
-}
-
-// `rounds` rounds of `jobs` jobs, then the decision {"rounds": n}.
-StageSpec rounds_stage(Stage stage, std::vector<Stage> after, int rounds, int jobs) {
-  StageSpec spec;
-  spec.stage = stage;
-  spec.after = std::move(after);
-  spec.next = [stage, rounds, jobs](const StageInputs& in) {
-    StageStep step;
-    const int round = static_cast<int>(in.results.size()) / jobs;
-    if (round < rounds)
-      for (int k = 0; k < jobs; ++k)
-        step.jobs.push_back(job(stage, fmt::format("{}/r={}/j={}", name(stage), round, k)));
-    else
-      step.decision.decision = nlohmann::json{{"rounds", round}}.dump();
-    return step;
-  };
-  return spec;
-}
+using test_stages::rounds_stage;
 
 std::vector<StageSpec> two_stages() {
   return {rounds_stage(Stage::lrrt, {}, 2, 3), rounds_stage(Stage::mi_sgd, {Stage::lrrt}, 1, 2)};

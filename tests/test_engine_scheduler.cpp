@@ -7,6 +7,7 @@
 
 #include "engine/fake_runner.h"
 #include "engine/scheduler.h"
+#include "test_stage_fixtures.h"
 #include "test_support.h"
 
 using namespace automl;
@@ -14,35 +15,8 @@ using namespace automl::engine;
 
 namespace {
 
-search::Job job(Stage stage, const std::string& label, std::uint64_t seed = 1) {
-  search::Job j;
-  j.stage = stage;
-  j.label = label;
-  j.config.seed = seed;
-  j.config.epochs = 2;
-  return j;
-}
-
-// A stage that runs `rounds` rounds of `jobs` jobs each, then decides {"rounds": n}.
-StageSpec rounds_stage(Stage stage, std::vector<Stage> after, int rounds, int jobs) {
-  StageSpec spec;
-  spec.stage = stage;
-  spec.after = std::move(after);
-  spec.next = [stage, rounds, jobs](const StageInputs& in) {
-    const std::string name(automl::name(stage));
-    StageStep step;
-    const int round = static_cast<int>(in.results.size()) / jobs;
-    if (round < rounds) {
-      for (int k = 0; k < jobs; ++k)
-        step.jobs.push_back(
-            job(stage, name + "/r=" + std::to_string(round) + "/j=" + std::to_string(k)));
-    } else {
-      step.decision.decision = nlohmann::json{{"rounds", round}}.dump();
-    }
-    return step;
-  };
-  return spec;
-}
+using test_stages::job;
+using test_stages::rounds_stage;
 
 FakeOutcome outcome(double seconds, FakeEnd end = FakeEnd::done) {
   FakeOutcome o;
