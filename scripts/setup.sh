@@ -17,7 +17,6 @@ packages=(
   clang-format ccache
   postgresql libpqxx-dev  # PostgreSQL storage backend, and tests/postgres_fixture.sh's server
   chromium  # the HTML report's screenshot test (tests/test_report_html.cpp)
-  nodejs npm  # the dashboard's browser test (tests/browser/, scripts/setup-browser.sh)
   slurm-wlm slurmctld slurmd slurm-client munge  # single-node Slurm for the tests (tests/slurm/slurm_cluster.sh)
 )
 
