@@ -437,6 +437,7 @@ RunReport run_experiment(const experiments::ExperimentConfig& e, storage::Storag
   std::string last_progress;
   double last_time = -1e9;
   scheduler.on_progress = [&](const Progress& p) {
+    if (launcher) launcher->keep_up(p.started);
     const auto text = progress_text(p, e, storage);
     if (text == last_progress || runner->now() - last_time < options.progress_seconds) return;
     last_progress = text;

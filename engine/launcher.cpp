@@ -2,14 +2,18 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "common/error.h"
 
@@ -102,15 +106,53 @@ class SlurmLauncher final : public Launcher {
       : options_(std::move(options)), log_(std::move(log)) {}
   ~SlurmLauncher() override {
     try {
-      stop();  // a run that ended by an exception leaves no array behind
+      stop();                          // a run that ended by an exception leaves no array behind
     } catch (const std::exception&) {  // scancel could not even start: nothing more to do
     }
   }
 
   void start(const WorkerPool& pool) override {
+    pool_ = pool;
+    submit(pool.workers);
+  }
+
+  void keep_up(int wanted) override {
+    const auto now = std::chrono::steady_clock::now();
+    if (jobs_.empty() ||
+        std::chrono::duration<double>(now - last_check_).count() < options_.check_seconds)
+      return;
+    last_check_ = now;
+    const int target = std::min(wanted, pool_.workers);
+    const int alive = alive_tasks();
+    if (alive < 0 || alive >= target) return;
+    log_(
+        fmt::format("launcher slurm: {} worker(s) alive for {} trial(s) released or running: "
+                    "submitting {} more",
+                    alive, target, target - alive));
+    submit(target - alive);
+  }
+
+  void stop() override {
+    if (jobs_.empty()) return;
+    const auto jobs = fmt::format("{}", fmt::join(jobs_, " "));
+    std::vector<std::string> argv{"scancel"};
+    argv.insert(argv.end(), jobs_.begin(), jobs_.end());
+    const auto result = run_command(argv);
+    log_(result.status == 0
+             ? fmt::format("launcher slurm: cancelled what was left of job(s) {}", jobs)
+             : fmt::format("launcher slurm: scancel {} failed: {}", jobs, result.output));
+    jobs_.clear();
+  }
+
+ private:
+  // Submits an array of `count` workers.
+  void submit(int count) {
+    auto pool = pool_;
+    pool.workers = count;
     const auto dir = std::filesystem::path(options_.output_dir);
     std::filesystem::create_directories(dir);
-    const auto script = (dir / fmt::format("workers-{}.sbatch", getpid())).string();
+    const auto script =
+        (dir / fmt::format("workers-{}-{}.sbatch", getpid(), jobs_.size() + 1)).string();
     std::ofstream(script) << slurm_job_script(options_, pool);
     std::vector<std::string> argv{"sbatch", "--parsable"};
     argv.insert(argv.end(), options_.sbatch_arguments.begin(), options_.sbatch_arguments.end());
@@ -120,24 +162,33 @@ class SlurmLauncher final : public Launcher {
       throw InputError("--launcher slurm", fmt::format("{} failed ({}): {}", shell_line(argv),
                                                        result.status, result.output));
     // --parsable prints "<job id>[;<cluster>]".
-    job_ = result.output.substr(0, result.output.find_first_of(";\n"));
+    jobs_.push_back(result.output.substr(0, result.output.find_first_of(";\n")));
     log_(fmt::format("launcher slurm: job array {} of {} worker(s) submitted ({}; logs in {})",
-                     job_, pool.workers, script, dir.string()));
+                     jobs_.back(), count, script, dir.string()));
   }
 
-  void stop() override {
-    if (job_.empty()) return;
-    const auto result = run_command({"scancel", job_});
-    log_(result.status == 0
-             ? fmt::format("launcher slurm: cancelled what was left of job {}", job_)
-             : fmt::format("launcher slurm: scancel {} failed: {}", job_, result.output));
-    job_.clear();
+  // The tasks of our arrays that are pending or running (squeue lists no ended task by
+  // default); -1 when squeue cannot tell.
+  int alive_tasks() {
+    const auto result = run_command(
+        {"squeue", "-h", "-r", "-j", fmt::format("{}", fmt::join(jobs_, ",")), "-o", "%T"});
+    if (result.status != 0) {
+      log_("launcher slurm: squeue failed, workers not checked: " + result.output);
+      return -1;
+    }
+    int alive = 0;
+    std::istringstream lines(result.output);
+    for (std::string state; std::getline(lines, state);)
+      alive += !state.empty() && state != "COMPLETED" && state != "CANCELLED" &&
+               state != "FAILED" && state != "TIMEOUT";
+    return alive;
   }
 
- private:
   SlurmOptions options_;
   LaunchLog log_;
-  std::string job_;
+  WorkerPool pool_;
+  std::vector<std::string> jobs_;
+  std::chrono::steady_clock::time_point last_check_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace

@@ -38,6 +38,10 @@ class Launcher {
  public:
   virtual ~Launcher() = default;
   virtual void start(const WorkerPool& pool) = 0;
+  // Called every tick with how many workers the run could use now (trials released or
+  // running): a launcher that can tell how many of its workers are still alive starts more
+  // when fewer are (workers exit when idle, or are cancelled), up to the pool's size.
+  virtual void keep_up(int wanted) {}
   // Cancels what is left of the workers it started (the run has ended).
   virtual void stop() {}
 };
@@ -52,10 +56,13 @@ struct SlurmOptions {
   std::vector<std::string> sbatch_arguments;  // added to sbatch's command line, e.g. -p gpu
   int max_running = 0;                        // the array's %K; 0 = all at once
   std::string output_dir;                     // the tasks' logs (slurm-%A_%a.out)
+  double check_seconds = 30;                  // keep_up asks squeue at most this often
 };
 
-// Submits the pool as one array (`sbatch --parsable --array=0-N%K`) and `scancel`s it at the
-// end. The job script is the template with {{job_name}}, {{array}}, {{cpus_per_task}},
+// Submits the pool as one array (`sbatch --parsable --array=0-N%K`); when squeue shows fewer of
+// its tasks pending or running than the run could use (keep_up), submits another array of the
+// difference; `scancel`s them all at the end. The job script is the template with {{job_name}},
+// {{array}}, {{cpus_per_task}},
 // {{gpus_line}}, {{output}} and {{worker_command}} filled in.
 std::unique_ptr<Launcher> slurm_launcher(SlurmOptions options, LaunchLog log);
 const std::string& default_slurm_template();

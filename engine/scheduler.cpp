@@ -343,6 +343,7 @@ Progress Scheduler::progress() {
   }
   for (const auto& t : trials)
     if (t.status == TrialStatus::running) p.running.push_back(t);
+  p.started = static_cast<int>(running_.size());
   p.spent_device_seconds = spent_device_seconds();
   p.epochs_run = storage_.epochs_run(experiment_id_);
   return p;

@@ -121,6 +121,7 @@ struct Progress {
   double spent_device_seconds = 0;
   std::int64_t epochs_run = 0;
   std::vector<storage::TrialRow> running;
+  int started = 0;  // jobs this scheduler started that have not ended (released or running)
 };
 
 struct RunReport {

@@ -187,7 +187,7 @@ scenario_slurm() {
   scancel "${job}_${task}"
   echo "slurm: cancelled array task ${job}_${task} (worker ${victim#*|}) in trial ${victim%%|*}"
   wait_coordinator "$coordinator" "$work/slurm.log"
-  grep -q "cancelled what was left of job $job" "$work/slurm.log" ||
+  grep -q "cancelled what was left of job(s) $job" "$work/slurm.log" ||
     fail "the coordinator did not cancel its job array at the end"
   same_as_reference "$url" slurm
   ran=$((ran + 1))

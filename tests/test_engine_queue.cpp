@@ -33,13 +33,13 @@ std::vector<StageSpec> two_stages() {
   return {rounds_stage(Stage::lrrt, {}, 2, 3), rounds_stage(Stage::mi_sgd, {Stage::lrrt}, 1, 2)};
 }
 
-// Workers on their own connections, claiming released trials until told to stop. A worker
-// that is `silent` claims one trial and then neither heartbeats nor finishes it (a host that
-// died), once.
+// Workers on their own connections, claiming released trials until told to stop. With
+// `one_silent`, the first worker claims one trial and then neither heartbeats nor finishes it
+// (a host that died), and the others start claiming only after that.
 class Workers {
  public:
   Workers(const std::string& database, std::int64_t experiment, int count, bool one_silent = false)
-      : database_(database), experiment_(experiment) {
+      : database_(database), experiment_(experiment), silent_claimed_(!one_silent) {
     for (int w = 0; w < count; ++w)
       threads_.emplace_back([this, w, one_silent] { work(w, one_silent && w == 0); });
   }
@@ -56,6 +56,10 @@ class Workers {
     auto db = storage::open_sqlite(database_);
     const auto worker = fmt::format("host{}:1", w);
     while (!stop_) {
+      if (!silent && !silent_claimed_) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        continue;
+      }
       const auto trial = db->claim_trial({experiment_, 0, worker, "cpu"});
       if (!trial) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -64,6 +68,7 @@ class Workers {
       note_in_flight(*db);
       if (silent) {
         silent = false;  // dies with this trial; the thread lives on as a fresh worker
+        silent_claimed_ = true;
         continue;
       }
       trials::EpochRecord r;
@@ -90,6 +95,7 @@ class Workers {
   std::string database_;
   std::int64_t experiment_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> silent_claimed_;
   std::mutex mutex_;
   int most_in_flight_ = 0;
   std::vector<std::thread> threads_;
@@ -211,16 +217,26 @@ TEST_CASE("The Slurm job script fills its template, and the worker command is qu
   CHECK(slurm_job_script(options, pool) == "0-7|#SBATCH --gpus-per-task=1\n|2");
 }
 
-TEST_CASE("The Slurm launcher submits one array and cancels it at the end", "[engine][queue]") {
+TEST_CASE("The Slurm launcher submits an array, refills it when workers are gone, cancels all",
+          "[engine][queue]") {
   test::TempDir dir;
-  // sbatch and scancel that record their arguments; sbatch answers as --parsable does.
+  // sbatch, squeue and scancel that record their arguments. sbatch answers as --parsable does,
+  // with job ids 4242, 4243, ...; squeue lists one RUNNING line per task the file `alive`
+  // counts (the tasks still pending or running).
   const auto bin = dir.file("bin");
   std::filesystem::create_directories(bin);
-  const auto calls = dir.file("calls");
-  test::write_text(bin + "/sbatch",
-                   "#!/bin/sh\necho \"sbatch $*\" >> " + calls + "\necho '4242;cluster'\n");
+  const auto calls = dir.file("calls"), alive = dir.file("alive"), next = dir.file("next");
+  test::write_text(next, "4242\n");
+  test::write_text(alive, "3\n");
+  test::write_text(bin + "/sbatch", "#!/bin/sh\necho \"sbatch $*\" >> " + calls + "\nid=$(cat " +
+                                        next + ")\necho $((id + 1)) > " + next +
+                                        "\necho \"$id;cluster\"\n");
+  test::write_text(bin + "/squeue", "#!/bin/sh\necho \"squeue $*\" >> " + calls + "\nn=$(cat " +
+                                        alive +
+                                        ")\nwhile [ $n -gt 0 ]; do echo RUNNING; n=$((n - 1)); "
+                                        "done\necho COMPLETED\n");
   test::write_text(bin + "/scancel", "#!/bin/sh\necho \"scancel $*\" >> " + calls + "\n");
-  for (const auto* tool : {"/sbatch", "/scancel"})
+  for (const auto* tool : {"/sbatch", "/squeue", "/scancel"})
     std::filesystem::permissions(bin + tool, std::filesystem::perms::owner_all);
   const std::string path = std::getenv("PATH") ? std::getenv("PATH") : "/usr/bin:/bin";
   setenv("PATH", (bin + ":" + path).c_str(), 1);
@@ -229,6 +245,7 @@ TEST_CASE("The Slurm launcher submits one array and cancels it at the end", "[en
     SlurmOptions options;
     options.output_dir = dir.file("slurm");
     options.sbatch_arguments = {"--partition=debug"};
+    options.check_seconds = 0;
     auto launcher = slurm_launcher(options, [&](const std::string& line) { log.push_back(line); });
     WorkerPool pool;
     pool.executable = "automl";
@@ -236,16 +253,29 @@ TEST_CASE("The Slurm launcher submits one array and cancels it at the end", "[en
     pool.experiment = "smoke";
     pool.workers = 3;
     launcher->start(pool);
+    launcher->keep_up(3);  // all 3 alive: nothing to do
+    test::write_text(alive, "1\n");
+    launcher->keep_up(2);  // 2 trials in flight, 1 worker left: 1 more
+    launcher->keep_up(0);  // nothing in flight: nothing to do
     launcher->stop();
   }
   setenv("PATH", path.c_str(), 1);
   std::ifstream in(calls);
-  const std::string recorded((std::istreambuf_iterator<char>(in)), {});
-  CHECK(recorded.find("sbatch --parsable --partition=debug " + dir.file("slurm") + "/workers-") ==
-        0);
-  CHECK(recorded.find("\nscancel 4242\n") != std::string::npos);
-  CHECK(recorded.find("scancel", recorded.find("scancel") + 1) == std::string::npos);  // once
-  REQUIRE_FALSE(log.empty());
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  REQUIRE(lines.size() == 6);
+  CHECK(lines[0].rfind("sbatch --parsable --partition=debug " + dir.file("slurm") + "/workers-",
+                       0) == 0);
+  CHECK(lines[1] == "squeue -h -r -j 4242 -o %T");
+  CHECK(lines[2] == "squeue -h -r -j 4242 -o %T");
+  CHECK(lines[3].rfind("sbatch --parsable", 0) == 0);
+  CHECK(lines[4] == "squeue -h -r -j 4242,4243 -o %T");
+  CHECK(lines[5] == "scancel 4242 4243");
+  // The refill is an array of the missing workers only.
+  std::ifstream refill(lines[3].substr(lines[3].rfind(' ') + 1));
+  const std::string script((std::istreambuf_iterator<char>(refill)), {});
+  CHECK(script.find("#SBATCH --array=0-0\n") != std::string::npos);
+  REQUIRE(log.size() >= 3);
   CHECK(log.front().find("job array 4242 of 3 worker(s)") != std::string::npos);
 }
 
