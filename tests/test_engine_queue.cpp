@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <mutex>
 #include <set>
@@ -119,6 +120,14 @@ struct Fixture {
     filter.experiment_id = experiment;
     return db->trials(filter);
   }
+  // One coordinator's run of two_stages() over 2 released-trial slots, to its end.
+  RunReport coordinate(std::function<bool()> hold_lease = {}) {
+    QueueRunner runner(*db, 0.01);
+    Scheduler scheduler(*db, experiment, two_stages(), queue_slots(2), runner, options(),
+                        [this](const std::string& line) { log.push_back(line); });
+    scheduler.hold_lease = std::move(hold_lease);
+    return scheduler.run();
+  }
 };
 
 }  // namespace
@@ -127,10 +136,7 @@ TEST_CASE("A coordinator releases trials to workers that claim them, one per slo
           "[engine][queue]") {
   Fixture f;
   Workers workers(f.database, f.experiment, 3);
-  QueueRunner runner(*f.db, 0.01);
-  Scheduler scheduler(*f.db, f.experiment, two_stages(), queue_slots(2), runner, f.options(),
-                      [&](const std::string& line) { f.log.push_back(line); });
-  const auto report = scheduler.run();
+  const auto report = f.coordinate();
   workers.stop();
   CHECK(report.complete);
   CHECK(report.trials_done == 8);  // 2 rounds x 3 + 2
@@ -140,7 +146,6 @@ TEST_CASE("A coordinator releases trials to workers that claim them, one per slo
     CHECK(t.status == TrialStatus::done);
     CHECK(t.attempts == 1);  // claimed exactly once
   }
-  // The stages' order held across workers: every MI-SGD trial started after the LRRT decided.
   for (const auto& stage : f.db->stages(f.experiment)) CHECK(stage.status == StageStatus::done);
 }
 
@@ -148,10 +153,7 @@ TEST_CASE("A trial whose worker went silent is released again and finished by an
           "[engine][queue]") {
   Fixture f;
   Workers workers(f.database, f.experiment, 2, /*one_silent=*/true);
-  QueueRunner runner(*f.db, 0.01);
-  Scheduler scheduler(*f.db, f.experiment, two_stages(), queue_slots(2), runner, f.options(),
-                      [&](const std::string& line) { f.log.push_back(line); });
-  const auto report = scheduler.run();
+  const auto report = f.coordinate();
   workers.stop();
   CHECK(report.complete);
   int retried = 0;
@@ -165,26 +167,17 @@ TEST_CASE("A trial whose worker went silent is released again and finished by an
 TEST_CASE("A coordinator that loses its lease stops, and the next adopts what it released",
           "[engine][queue]") {
   Fixture f;
-  {
-    QueueRunner runner(*f.db, 0.01);
-    Scheduler first(*f.db, f.experiment, two_stages(), queue_slots(2), runner, f.options(),
-                    [](const std::string&) {});
-    int ticks = 0;
-    first.hold_lease = [&] { return ++ticks < 3; };  // taken over at its third tick
-    const auto report = first.run();
-    CHECK(report.lost_lease);
-    CHECK_FALSE(report.complete);
-  }
+  int ticks = 0;
+  const auto first = f.coordinate([&] { return ++ticks < 3; });  // taken over at its 3rd tick
+  CHECK(first.lost_lease);
+  CHECK_FALSE(first.complete);
   int queued = 0;
   for (const auto& t : f.trials()) queued += t.status == TrialStatus::queued;
   CHECK(queued == 2);  // released before it stopped; no worker took them yet
   Workers workers(f.database, f.experiment, 2);
-  QueueRunner runner(*f.db, 0.01);
-  Scheduler second(*f.db, f.experiment, two_stages(), queue_slots(2), runner, f.options(),
-                   [](const std::string&) {});
-  const auto report = second.run();
+  const auto second = f.coordinate();
   workers.stop();
-  CHECK(report.complete);
+  CHECK(second.complete);
   for (const auto& t : f.trials()) CHECK(t.attempts == 1);
 }
 
