@@ -30,7 +30,7 @@ using tcp = net::ip::tcp;
 net::ip::address address_of(const std::string& host) {
   if (host == "localhost") return net::ip::address_v4::loopback();
   boost::system::error_code ec;
-  const auto address = net::ip::make_address(host, ec);
+  auto address = net::ip::make_address(host, ec);
   if (ec) throw InputError("--host", fmt::format("'{}' is not an IP address", host));
   return address;
 }
