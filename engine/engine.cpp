@@ -394,7 +394,8 @@ RunReport run_experiment(const experiments::ExperimentConfig& e, storage::Storag
   const auto placement =
       place_experiment(e, gpus, &storage, experiment_id, options.worker_executable, log);
   const bool local = options.launcher == LauncherKind::local;
-  const auto slots = local ? machine_slots(e, gpus, placement) : queue_slots(options.workers);
+  const auto machine = machine_slots(e, gpus, placement);
+  const auto slots = local ? machine : queue_slots(options.workers);
   const bool whole = options.scope == Scope::experiment;
   const auto row = *storage.find_experiment(e.name);
   const auto status_before = row.status;
@@ -425,10 +426,9 @@ RunReport run_experiment(const experiments::ExperimentConfig& e, storage::Storag
   scheduler_options.tick_seconds = options.tick_seconds;
   // The calibration's seconds per epoch are per slot share of this machine's placement, also
   // for workers elsewhere (they run the same layout).
-  Scheduler scheduler(
-      storage, experiment_id,
-      experiment_stages(e, machine_slots(e, gpus, placement).front().device_share, options.scope),
-      slots, *runner, scheduler_options, log);
+  Scheduler scheduler(storage, experiment_id,
+                      experiment_stages(e, machine.front().device_share, options.scope), slots,
+                      *runner, scheduler_options, log);
   scheduler.hold_lease = [&] { return lease.renew(); };
   scheduler.on_stage = [&](const StageEvent& event) {
     if (event.stage == Stage::plan && event.status == StageStatus::done)

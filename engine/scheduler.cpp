@@ -105,10 +105,16 @@ void Scheduler::emit(const StageEvent& event) {
 
 void Scheduler::advance_stages() {
   // A decision can unlock the next stage at once (stages without jobs decide immediately).
+  // The state is read once per pass, and again only after a stage changed it.
+  auto state = plan_state();
   bool changed = true;
   while (changed) {
     changed = false;
-    for (const auto& spec : stages_) changed = advance_stage(spec) || changed;
+    for (const auto& spec : stages_)
+      if (advance_stage(spec, state)) {
+        changed = true;
+        state = plan_state();
+      }
   }
 }
 
@@ -121,8 +127,8 @@ void Scheduler::close_stage(const StageSpec& spec, storage::StageDecision decisi
         decision.status == StageStatus::done ? decision.decision : why});
 }
 
-bool Scheduler::advance_stage(const StageSpec& spec) {
-  const auto ready = plan_.readiness(spec.stage, plan_state());
+bool Scheduler::advance_stage(const StageSpec& spec, const PlanState& state) {
+  const auto ready = plan_.readiness(spec.stage, state);
   if (ready.kind == Readiness::skip) {
     const auto why = fmt::format("{} did not decide", name(ready.input));
     close_stage(spec, closing(experiment_id_, spec.stage, StageStatus::skipped, {{"reason", why}}),

@@ -163,7 +163,7 @@ class Scheduler {
   };
 
   void advance_stages();
-  bool advance_stage(const StageSpec& spec);
+  bool advance_stage(const StageSpec& spec, const PlanState& state);
   void close_stage(const StageSpec& spec, storage::StageDecision decision, const std::string& why);
   void plan_jobs(const StageSpec& spec, const StageStep& step,
                  const std::vector<storage::TrialRow>& existing);

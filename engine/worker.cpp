@@ -165,20 +165,17 @@ class Worker {
     claimed = trial->id;
     TrialLog log(options_.log_dir, trial->id);
     const bool self_fed = request.trial_id == 0;
-    if (const auto why = trials::unreadable_config(parsed_config(*trial)); !why.empty())
-      return refuse(*trial, why, self_fed);
-    return run_claimed(*trial, source, self_fed);
+    trials::TrialConfig config;
+    try {
+      config = trials::read_trial_config(trial->config);
+    } catch (const trials::UnreadableConfig& e) {
+      return refuse(*trial, e.what(), self_fed);
+    }
+    config.device = options_.device;
+    return run_claimed(*trial, config, source, self_fed);
   }
 
  private:
-  static nlohmann::json parsed_config(const storage::TrialRow& trial) {
-    try {
-      return nlohmann::json::parse(trial.config);
-    } catch (const nlohmann::json::exception&) {
-      return nullptr;  // unreadable_config says so
-    }
-  }
-
   // A configuration this build cannot read. A worker that chose the trial itself may be of
   // another release than the coordinator: it gives the trial back for another worker and
   // stops. The engine's own workers are its release: the configuration is broken.
@@ -199,7 +196,8 @@ class Worker {
     }
   }
 
-  int run_claimed(const storage::TrialRow& trial, TrialSource& source, bool self_fed) {
+  int run_claimed(const storage::TrialRow& trial, const trials::TrialConfig& config,
+                  TrialSource& source, bool self_fed) {
     trials::TrialRuntime runtime;
     if (!options_.checkpoint_dir.empty())
       runtime.checkpoint_path = checkpoint_path(options_.checkpoint_dir, trial.id);
@@ -213,8 +211,6 @@ class Worker {
       storage_->add_epoch(epoch_row(trial.id, record));
     };
     try {
-      auto config = nlohmann::json::parse(trial.config).get<trials::TrialConfig>();
-      config.device = options_.device;
       // Without a checkpoint the trial starts over: its earlier epochs (a run that died) go.
       // With one, it resumes after the saved epoch; an epoch committed after that save is run
       // again and replaces its row.

@@ -66,21 +66,45 @@ void from_json(const nlohmann::json& j, TrialConfig& c) {
   from_json(j, static_cast<TrialFields&>(c));
 }
 
-std::string unreadable_config(const nlohmann::json& j) {
-  if (!j.is_object()) return "the configuration is not a JSON object";
+namespace {
+// `j` as a TrialConfig this release can run; throws UnreadableConfig saying why not.
+TrialConfig checked_config(const nlohmann::json& j) {
+  if (!j.is_object()) throw UnreadableConfig("the configuration is not a JSON object");
   const auto format = j.value("format", 1);
   if (format > kTrialConfigFormat)
-    return fmt::format("its configuration is format {}, this release reads up to format {}", format,
-                       kTrialConfigFormat);
+    throw UnreadableConfig(
+        fmt::format("its configuration is format {}, this release reads up to format {}", format,
+                    kTrialConfigFormat));
   TrialConfig config;
   try {
     config = j.get<TrialConfig>();
   } catch (const std::exception& e) {
-    return fmt::format("its configuration does not read: {}", e.what());
+    throw UnreadableConfig(fmt::format("its configuration does not read: {}", e.what()));
   }
   if (const auto key = unknown_key(j, nlohmann::json(config), ""); !key.empty())
-    return fmt::format("its configuration holds '{}', which this release does not know", key);
-  return "";
+    throw UnreadableConfig(
+        fmt::format("its configuration holds '{}', which this release does not know", key));
+  return config;
+}
+}  // namespace
+
+std::string unreadable_config(const nlohmann::json& j) {
+  try {
+    checked_config(j);
+    return "";
+  } catch (const UnreadableConfig& e) {
+    return e.what();
+  }
+}
+
+TrialConfig read_trial_config(const std::string& text) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw UnreadableConfig(fmt::format("its configuration is not JSON: {}", e.what()));
+  }
+  return checked_config(j);
 }
 
 void to_json(nlohmann::json& j, const GroupRecord& r) {

@@ -3,6 +3,9 @@
 // that runs it. Round-trips exactly.
 #include <nlohmann/json.hpp>
 
+#include <stdexcept>
+#include <string>
+
 #include "trials/config.h"
 #include "trials/records.h"
 
@@ -28,6 +31,15 @@ constexpr int kTrialConfigFormat = 1;
 // know: written by another release), or empty when it can. Configurations without "format"
 // are format 1.
 std::string unreadable_config(const nlohmann::json& j);
+
+// A stored configuration this build cannot run; what() says why (unreadable_config's reasons,
+// or text that is not JSON).
+class UnreadableConfig : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+// The stored configuration `text`, read and checked once; throws UnreadableConfig.
+TrialConfig read_trial_config(const std::string& text);
 
 void to_json(nlohmann::json& j, const GroupRecord& r);
 // The one serialisation of a summary: stored with every finished trial and in checkpoints.
