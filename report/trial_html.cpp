@@ -43,18 +43,21 @@ Chart group_chart(const std::string& title, const std::string& y_label,
   return chart;
 }
 
-std::string accuracy_chart(const std::vector<storage::EpochRow>& epochs) {
-  Chart chart("Accuracy per epoch", "epoch", "accuracy (%)");
+// Accuracy (MAE for a regression) per epoch; the test series only if the trial evaluates it.
+std::string score_chart(const Measures& m, const std::vector<storage::EpochRow>& epochs) {
+  Chart chart(m.regression ? "MAE per epoch" : "Accuracy per epoch", "epoch",
+              m.regression ? "MAE" : "accuracy (%)");
   Series train{"train", {}, {}, {}, palette(1)}, test{"test", {}, {}, {}, palette(0)};
   train.dashed = true;
   for (const auto& e : epochs) {
     if (e.epoch < 1) continue;
     train.x.push_back(e.epoch);
-    train.y.push_back(100 * e.train_accuracy);
+    train.y.push_back(m.regression ? e.train_mae : 100 * e.train_accuracy);
     test.x.push_back(e.epoch);
-    test.y.push_back(100 * e.test_accuracy);
+    test.y.push_back(m.regression ? e.test_mae : 100 * e.test_accuracy);
   }
-  chart.add(train).add(test);
+  chart.add(train);
+  if (m.test) chart.add(test);
   return chart.svg();
 }
 
@@ -70,7 +73,7 @@ std::string trial_html(storage::Storage& storage, const storage::TrialRow& t) {
       t.reason.empty() ? "" : ": " + escape_xml(t.reason));
   const auto epochs = storage.epochs(t.id);
   if (epochs.empty()) return out + "<p>No epochs recorded yet.</p>\n";
-  out += "<div class=\"figures\">\n" + accuracy_chart(epochs);
+  out += "<div class=\"figures\">\n" + score_chart(measures_of(t), epochs);
   out += group_chart("LR per epoch and group", "LR", epochs, 1, [](const auto& g) { return g.lr; })
              .log_y()
              .svg();

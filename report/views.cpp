@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <type_traits>
 
+#include "trials/config_json.h"
+
 // GCC 12 reports std::variant cells built in initializer lists as "maybe used uninitialized"
 // (a known false positive of its string SSO analysis); nothing here is.
 #if defined(__GNUC__) && !defined(__clang__)
@@ -25,31 +27,6 @@ Cell text(std::string_view value) {
 
 Cell integer(std::int64_t value) {
   return value;
-}
-
-// What a trial measures, read from its stored configuration (TrialConfig as JSON): which
-// columns of its epochs hold a value and which are the zeros of a record never filled in.
-struct Measures {
-  bool test = true;         // evaluate_test
-  bool regression = false;  // MAE instead of accuracy
-  bool validation = false;  // a validation split is held out
-  bool mi = true;           // ITY and the MI policy's state
-};
-
-Measures measures_of(const storage::TrialRow& trial) {
-  Measures m;
-  const auto config = nlohmann::json::parse(trial.config, nullptr, false);
-  if (!config.is_object()) return m;
-  m.test = config.value("evaluate_test", true);
-  if (const auto data = config.find("data"); data != config.end() && data->is_object()) {
-    const std::string format = data->value("format", "idx");
-    m.regression =
-        format == "csv" || (format == "tensors" && data->value("task", "") == "regression");
-    m.validation = data->value("validation_fraction", 0.0) > 0;
-  }
-  if (const auto mi = config.find("mi"); mi != config.end() && mi->is_object())
-    m.mi = mi->value("enabled", true);
-  return m;
 }
 
 nlohmann::ordered_json cell_json(const Cell& cell) {
@@ -97,6 +74,16 @@ std::string cell_text(const Cell& cell, const Column& column) {
 }
 
 }  // namespace
+
+Measures measures_of(const storage::TrialRow& trial) {
+  trials::TrialConfig c;
+  try {
+    c = nlohmann::json::parse(trial.config).get<trials::TrialConfig>();
+  } catch (const std::exception&) {
+    return {};  // a configuration this release cannot read: every column as measured
+  }
+  return {c.evaluate_test, c.data.is_regression(), c.data.validation_fraction > 0, c.mi.enabled};
+}
 
 Cell real(double value, bool measured) {
   if (!measured || !std::isfinite(value)) return {};

@@ -14,6 +14,17 @@
 
 namespace automl::report {
 
+// What a trial measures, read from its stored configuration: which columns of its epochs hold
+// a value and which are the zeros of a record never filled in.
+struct Measures {
+  bool test = true;         // evaluate_test
+  bool regression = false;  // MAE instead of accuracy
+  bool validation = false;  // a validation split is held out
+  bool mi = true;           // ITY and the MI policy's state
+};
+// A configuration this release cannot read counts as measuring everything.
+Measures measures_of(const storage::TrialRow& trial);
+
 enum class ColumnType { integer, real, text, boolean };
 
 struct Column {

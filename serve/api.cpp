@@ -1,8 +1,6 @@
 // The routes of `automl serve` (serve/serve.h): pages, HTML fragments and the JSON API.
 #include <fmt/format.h>
 
-#include <chrono>
-#include <functional>
 #include <initializer_list>
 #include <nlohmann/json.hpp>
 #include <optional>

@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "experiments/experiment.h"
+#include "trials/config_json.h"
 
 namespace automl::serve {
 namespace {
@@ -57,9 +58,11 @@ double planned_device_seconds(const std::vector<storage::StageRow>& stages) {
 }
 
 int planned_epochs(const storage::TrialRow& trial) {
-  const auto config = nlohmann::json::parse(trial.config, nullptr, false);
-  if (!config.is_object()) return 0;
-  return config.value("epochs", 0);
+  try {
+    return nlohmann::json::parse(trial.config).get<trials::TrialConfig>().epochs;
+  } catch (const std::exception&) {
+    return 0;  // a configuration this release cannot read: no ETA
+  }
 }
 
 // clang-tidy sees its implicit members as throwing (nlohmann::json); nothing here can throw.

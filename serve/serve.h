@@ -79,7 +79,7 @@ class Server {
 
   std::uint16_t port() const;  // the bound port
   void run();                  // blocks until stop()
-  void stop();                 // from any thread or a signal handler's thread
+  void stop();                 // from any thread
 
  private:
   struct Impl;

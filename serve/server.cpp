@@ -3,7 +3,6 @@
 // then answered by Api (serve/api.cpp), which holds no network code.
 #include <fmt/format.h>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>

@@ -71,9 +71,8 @@ json rows_of(const View& view) {
 
 // stdout of build/automl (next to build/tests/automl_tests) with `arguments`.
 std::string automl_stdout(const std::string& arguments) {
-  const auto self = std::filesystem::read_symlink("/proc/self/exe");
-  const auto binary = (self.parent_path().parent_path() / "automl").string();
-  FILE* pipe = popen((binary + " " + arguments + " 2>/dev/null").c_str(), "r");
+  FILE* pipe =
+      popen((automl::test::automl_binary() + " " + arguments + " 2>/dev/null").c_str(), "r");
   REQUIRE(pipe != nullptr);
   std::string out;
   char buffer[4096];
