@@ -425,7 +425,8 @@ class PostgresStorage final : public Storage {
 
   std::vector<EpochRow> epochs(std::int64_t trial_id) override {
     return guarded([&] {
-      pqxx::work transaction(connection());  // one snapshot for the epochs and their groups
+      // One snapshot for the epochs and their groups (READ COMMITTED would take one each).
+      pqxx::transaction<pqxx::repeatable_read> transaction(connection());
       std::vector<EpochRow> epochs;
       for (const auto& row : exec(transaction,
                                   std::string("SELECT ") + rows::kEpochColumns +
@@ -539,7 +540,7 @@ class PostgresStorage final : public Storage {
   }
 
  private:
-  // A connection with the session's settings; libpqxx restores them if it reconnects.
+  // A connection with the session's settings (guarded() opens a fresh one after a loss).
   std::unique_ptr<pqxx::connection> open_connection(Access access) const {
     auto connection = std::make_unique<pqxx::connection>(url_);
     connection->set_variable("client_min_messages", "warning");  // no NOTICEs on stderr
@@ -610,7 +611,7 @@ class PostgresStorage final : public Storage {
       } catch (const pqxx::pqxx_exception& e) {
         throw failure(e.base());
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(50 << attempt, 2000)));
+      std::this_thread::sleep_for(std::chrono::milliseconds(50 << attempt));  // see kRetries
     }
   }
 
@@ -619,14 +620,18 @@ class PostgresStorage final : public Storage {
     return transaction.exec_params(numbered(sql), pqxx::prepare::make_dynamic_params(values));
   }
 
+  // One statement in a transaction of its own. Not autocommit: a connection lost while an
+  // autocommit statement ran leaves unknown whether it happened, and guarded() would run it
+  // again (a second claim, an attempt counted twice). Lost before COMMIT, it did not happen
+  // and runs again; lost during COMMIT, libpqxx says in_doubt and it is not retried.
   pqxx::result exec(const std::string& sql, const std::vector<std::string>& values) {
-    pqxx::nontransaction transaction(connection());
+    pqxx::work transaction(connection());
     auto result = exec(transaction, sql, values);
     transaction.commit();
     return result;
   }
 
-  // One statement in its own (autocommit) transaction; returns the rows it changed.
+  // One statement in its own transaction; returns the rows it changed.
   std::size_t write(const std::string& sql, const std::vector<std::string>& values) {
     return guarded([&] { return static_cast<std::size_t>(exec(sql, values).affected_rows()); });
   }

@@ -124,7 +124,11 @@ TEST_CASE("A read-only PostgreSQL session never migrates and never writes", "[st
   CHECK(reader->experiments().size() == 1);
 }
 
-TEST_CASE("PostgreSQL heartbeats are stamped with the server's clock", "[storage][postgres]") {
+// The worker and the server share this host's clock here, so this shows that heartbeats and
+// requeue_stale agree with the server's clock_timestamp(), not that a skewed worker clock is
+// ignored (that needs two hosts; the SQL in storage/rows.h never reads the caller's clock).
+TEST_CASE("PostgreSQL heartbeats and stale checks agree with the server's clock",
+          "[storage][postgres]") {
   AUTOML_SKIP_WITHOUT(test::postgres_server());
   test::TestDatabase database(test::Backend::postgres);
   auto db = database.open();
@@ -143,7 +147,7 @@ TEST_CASE("PostgreSQL heartbeats are stamped with the server's clock", "[storage
           .at(0));
   CHECK(age >= 0);
   CHECK(age < 5);
-  // The worker's clock plays no part: a heartbeat moved an hour back by the server is stale.
+  // A heartbeat an hour old by the server's clock is stale.
   database.execute("UPDATE trials SET heartbeat = heartbeat - 3600");
   CHECK(db->requeue_stale(experiment, 1800).size() == 1);
 }
