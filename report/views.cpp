@@ -314,6 +314,24 @@ View c1c2_view(storage::Storage& db, std::int64_t experiment_id) {
   return v;
 }
 
+const std::vector<ExperimentView>& experiment_views() {
+  static const std::vector<ExperimentView> views = {
+      {"best", "Best result per method (mean and best over seeds)", best_view},
+      {"results", "Final results, one row per method and seed", results_view},
+      {"stages", "Stages and their decisions", stages_view},
+      {"lrrt", "LR range test bounds (LR_min, LR_max, LR_top, eps)", lrrt_view},
+      {"table-d", "LR range test table D: one row per (trial, LR)", table_d_view},
+      {"c1c2", "C1/C2 candidates and their scores per round", c1c2_view},
+  };
+  return views;
+}
+
+std::optional<storage::ExperimentRow> only_experiment(storage::Storage& db) {
+  auto all = db.experiments();
+  if (all.size() != 1) return std::nullopt;
+  return all.front();
+}
+
 View sql_view(const storage::Table& table) {
   View v;
   for (const auto& c : table.columns) v.columns.push_back({c, Type::text});

@@ -60,6 +60,18 @@ View results_view(storage::Storage& db, std::int64_t experiment_id);
 View lrrt_view(storage::Storage& db, std::int64_t experiment_id);  // the LRRT's bounds
 View table_d_view(storage::Storage& db, std::int64_t experiment_id);
 View c1c2_view(storage::Storage& db, std::int64_t experiment_id);
+
+// The views above that describe one experiment, under the name `automl query NAME` and
+// `/api/NAME` give them.
+struct ExperimentView {
+  const char* name;
+  const char* help;
+  View (*build)(storage::Storage& db, std::int64_t experiment_id);
+};
+const std::vector<ExperimentView>& experiment_views();
+// The experiment a question means when it names none: the database's only one (nullopt when it
+// holds several, or none).
+std::optional<storage::ExperimentRow> only_experiment(storage::Storage& db);
 // `automl query sql`: SQLite gives text back, so every column is text (empty = NULL is lost).
 View sql_view(const storage::Table& table);
 

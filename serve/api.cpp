@@ -89,8 +89,7 @@ storage::ExperimentRow experiment_of(storage::Storage& db, const Params& params)
     if (!found) throw HttpError{404, "no such experiment"};
     return *found;
   }
-  auto all = db.experiments();
-  if (all.size() == 1) return all.front();
+  if (auto only = report::only_experiment(db)) return *only;
   throw HttpError{400, "the database holds several experiments: name one with ?experiment="};
 }
 
@@ -125,16 +124,11 @@ Response html_fragment(std::string body) {
   return {200, "text/html; charset=utf-8", std::move(body)};
 }
 
-using ExperimentView = report::View (*)(storage::Storage&, std::int64_t);
-
-// The routes with the views of `automl query` that take an experiment.
-const std::map<std::string, ExperimentView>& experiment_views() {
-  static const std::map<std::string, ExperimentView> views = {
-      {"/api/stages", report::stages_view},   {"/api/best", report::best_view},
-      {"/api/results", report::results_view}, {"/api/lrrt", report::lrrt_view},
-      {"/api/table-d", report::table_d_view}, {"/api/c1c2", report::c1c2_view},
-  };
-  return views;
+// The view of `automl query` that the route `/api/NAME` names, if any.
+const report::ExperimentView* experiment_view(const std::string& path) {
+  for (const auto& view : report::experiment_views())
+    if (path == std::string("/api/") + view.name) return &view;
+  return nullptr;
 }
 
 Response route(storage::Storage& db, const std::string& path, const Query& q) {
@@ -156,9 +150,9 @@ Response route(storage::Storage& db, const std::string& path, const Query& q) {
                                                ? report::epochs_view(db, trial.id)
                                                : report::epoch_groups_view(db, trial.id)));
   }
-  if (const auto view = experiment_views().find(path); view != experiment_views().end()) {
+  if (const auto* view = experiment_view(path)) {
     const Params p(q, {"experiment"});
-    return json_response(report::view_json(view->second(db, experiment_of(db, p).id)));
+    return json_response(report::view_json(view->build(db, experiment_of(db, p).id)));
   }
   if (path == "/api/progress") {
     const Params p(q, {"experiment"});

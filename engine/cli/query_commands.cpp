@@ -38,8 +38,7 @@ std::int64_t experiment_id(storage::Storage& db, const std::string& name) {
 
 std::int64_t required_experiment(storage::Storage& db, const QueryArgs& a) {
   if (!a.experiment.empty()) return experiment_id(db, a.experiment);
-  const auto all = db.experiments();
-  if (all.size() == 1) return all.front().id;
+  if (const auto only = report::only_experiment(db)) return only->id;
   throw InputError("--experiment", "the database holds several experiments: name one");
 }
 
@@ -51,8 +50,6 @@ report::View trials_view(storage::Storage& db, const QueryArgs& a) {
   return report::trials_view(db, filter);
 }
 
-using ExperimentView = report::View (*)(storage::Storage&, std::int64_t);
-
 }  // namespace
 
 void add_query_commands(CLI::App& app) {
@@ -62,7 +59,8 @@ void add_query_commands(CLI::App& app) {
   // `automl query trials --db x.db` as well as `automl query --db x.db trials`: the views'
   // unknown options fall through to here (the views created below inherit it).
   query->fallthrough();
-  query->add_option("--db", a->database, "SQLite database to read")->capture_default_str();
+  query->add_option("--db", a->database, "SQLite file or postgresql:// URL to read")
+      ->capture_default_str();
   query
       ->add_option("--format", a->format,
                    "Output format (csv and json: numbers at full precision, null where nothing "
@@ -88,21 +86,15 @@ void add_query_commands(CLI::App& app) {
   epochs->callback(
       [a, print] { print(report::epochs_view(*open_existing(a->database), a->trial)); });
 
-  auto add_view = [&](const char* name, const char* help, ExperimentView view) {
-    auto* command = query->add_subcommand(name, help);
+  for (const auto& view : report::experiment_views()) {
+    auto* command = query->add_subcommand(view.name, view.help);
     command->add_option("--experiment", a->experiment,
                         "Experiment by name (optional when the database holds one)");
-    command->callback([a, print, view] {
+    command->callback([a, print, build = view.build] {
       const auto db = open_existing(a->database);
-      print(view(*db, required_experiment(*db, *a)));
+      print(build(*db, required_experiment(*db, *a)));
     });
-  };
-  add_view("best", "Best result per method (mean and best over seeds)", report::best_view);
-  add_view("results", "Final results, one row per method and seed", report::results_view);
-  add_view("stages", "Stages and their decisions", report::stages_view);
-  add_view("lrrt", "LR range test bounds (LR_min, LR_max, LR_top, eps)", report::lrrt_view);
-  add_view("table-d", "LR range test table D: one row per (trial, LR)", report::table_d_view);
-  add_view("c1c2", "C1/C2 candidates and their scores per round", report::c1c2_view);
+  }
 
   auto* sql = query->add_subcommand("sql", "Run one read-only SQL statement");
   sql->add_option("statement", a->sql, "e.g. \"SELECT * FROM epochs WHERE trial_id = 1\"")

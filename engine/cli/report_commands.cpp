@@ -57,7 +57,8 @@ void add_report_commands(CLI::App& app) {
       "report",
       "Compare the methods of each experiment: best of the seeds, mean +- sd, epochs to the "
       "milestones, device-seconds including all tuning; --html adds plots");
-  report->add_option("--db", a->database, "SQLite database to read")->capture_default_str();
+  report->add_option("--db", a->database, "SQLite file or postgresql:// URL to read")
+      ->capture_default_str();
   report->add_option("--experiment", a->experiment, "Only this experiment (default: all)");
   report->add_option("--html", a->html, "Also write an HTML page with SVG plots to this file");
   report
