@@ -86,8 +86,8 @@ std::string trial_html(storage::Storage& storage, const storage::TrialRow& t) {
   out += group_chart("d_s per epoch and group", "d_s", epochs, 1, [](const auto& g) {
            return g.d_s;
          }).svg();
-  out += "</div>\n<h3>Epochs</h3>\n" + view_table(epochs_view(storage, t.id), "epochs");
-  out += "<h3>Parameter groups</h3>\n" + view_table(epoch_groups_view(storage, t.id), "groups");
+  out += "</div>\n<h3>Epochs</h3>\n" + view_table(epochs_view(t, epochs), "epochs");
+  out += "<h3>Parameter groups</h3>\n" + view_table(epoch_groups_view(epochs), "groups");
   return out;
 }
 

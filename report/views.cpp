@@ -134,6 +134,11 @@ View trials_view(storage::Storage& db, const storage::TrialFilter& filter) {
 }
 
 View epochs_view(storage::Storage& db, std::int64_t trial_id) {
+  const auto trial = db.trial(trial_id);
+  return trial ? epochs_view(*trial, db.epochs(trial_id)) : epochs_view(storage::TrialRow{}, {});
+}
+
+View epochs_view(const storage::TrialRow& trial, const std::vector<storage::EpochRow>& epochs) {
   View v{{{"trial", Type::integer},
           {"epoch", Type::integer},
           {"lr", Type::real},
@@ -150,10 +155,8 @@ View epochs_view(storage::Storage& db, std::int64_t trial_id) {
           {"seconds", Type::real, "{:.3f}"},
           {"mi_seconds", Type::real, "{:.4f}"}},
          {}};
-  const auto trial = db.trial(trial_id);
-  if (!trial) return v;
-  const auto m = measures_of(*trial);
-  for (const auto& e : db.epochs(trial_id)) {
+  const auto m = measures_of(trial);
+  for (const auto& e : epochs) {
     const bool trained = e.epoch > 0;  // epoch 0 is the pre-training MI record
     const bool mi = m.mi && std::isfinite(e.train_loss);
     v.rows.push_back({integer(e.trial_id), integer(e.epoch), real(e.lr, trained),
@@ -169,6 +172,10 @@ View epochs_view(storage::Storage& db, std::int64_t trial_id) {
 }
 
 View epoch_groups_view(storage::Storage& db, std::int64_t trial_id) {
+  return epoch_groups_view(db.epochs(trial_id));
+}
+
+View epoch_groups_view(const std::vector<storage::EpochRow>& epochs) {
   View v{{{"epoch", Type::integer},
           {"group", Type::text},
           {"lr", Type::real},
@@ -178,7 +185,7 @@ View epoch_groups_view(storage::Storage& db, std::int64_t trial_id) {
           {"d_s", Type::real, "{:.4f}"},
           {"decision", Type::text}},
          {}};
-  for (const auto& e : db.epochs(trial_id))
+  for (const auto& e : epochs)
     for (const auto& g : e.groups) {
       // Epoch 0 has no LR yet and no history for d_p and d_s.
       const bool trained = e.epoch > 0;

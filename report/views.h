@@ -52,8 +52,11 @@ View experiments_view(storage::Storage& db);
 View trials_view(storage::Storage& db, const storage::TrialFilter& filter);
 // `automl query epochs ID`: one trial's epochs; an unknown trial gives no rows.
 View epochs_view(storage::Storage& db, std::int64_t trial_id);
+// The same from rows already read.
+View epochs_view(const storage::TrialRow& trial, const std::vector<storage::EpochRow>& epochs);
 // One row per (epoch, parameter group) of a trial: LR, ITY, d_p, d_s, decision.
 View epoch_groups_view(storage::Storage& db, std::int64_t trial_id);
+View epoch_groups_view(const std::vector<storage::EpochRow>& epochs);
 View stages_view(storage::Storage& db, std::int64_t experiment_id);
 View best_view(storage::Storage& db, std::int64_t experiment_id);
 View results_view(storage::Storage& db, std::int64_t experiment_id);
