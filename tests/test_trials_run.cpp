@@ -192,7 +192,7 @@ TEST_CASE("set_threads sizes OpenBLAS's thread pool too", "[trials][run]") {
   using Get = int (*)();
   const auto get = reinterpret_cast<Get>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
   if (!get) {
-    WARN("this LibTorch's BLAS is not OpenBLAS: nothing to check");
+    automl::test::skip("OpenBLAS: this LibTorch uses another BLAS, with no pool to size");
     return;
   }
   automl::trials::set_threads(2);
