@@ -314,11 +314,7 @@ class SqliteStorage final : public Storage {
   }
 
   bool queue_trial(std::int64_t id) override {
-    return guarded([&] {
-      SQLite::Statement update(*db_, rows::kQueueTrial);
-      bind_all(update, TrialStatus::queued, id, TrialStatus::pending);
-      return update.exec() == 1;
-    });
+    return write(rows::kQueueTrial, TrialStatus::queued, id, TrialStatus::pending) == 1;
   }
 
   std::optional<TrialRow> claim_trial(const ClaimRequest& r) override {
@@ -342,11 +338,8 @@ class SqliteStorage final : public Storage {
   }
 
   bool heartbeat(std::int64_t id, const std::string& worker) override {
-    return guarded([&] {
-      SQLite::Statement update(*db_, rows::heartbeat_sql(kClock));
-      bind_all(update, id, worker, TrialStatus::running);
-      return update.exec() == 1;
-    });
+    static const auto beat = rows::heartbeat_sql(kClock);
+    return write(beat, id, worker, TrialStatus::running) == 1;
   }
 
   std::vector<TrialRow> requeue_stale(std::int64_t experiment_id, double max_age) override {
@@ -638,16 +631,17 @@ class SqliteStorage final : public Storage {
 
   // One statement inside the caller's transaction.
   template <typename... Args>
-  void run(const std::string& sql, const Args&... args) {
+  int run(const std::string& sql, const Args&... args) {
     SQLite::Statement statement(*db_, sql);
     bind_all(statement, args...);
-    statement.exec();
+    return statement.exec();
   }
 
-  // One statement in its own (autocommit) transaction, retried while the database is busy.
+  // One statement in its own (autocommit) transaction, retried while the database is busy;
+  // returns the rows it changed.
   template <typename... Args>
-  void write(const std::string& sql, const Args&... args) {
-    guarded([&] { run(sql, args...); });
+  int write(const std::string& sql, const Args&... args) {
+    return guarded([&] { return run(sql, args...); });
   }
 
   template <typename T>
