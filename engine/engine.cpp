@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <torch/cuda.h>
+#include <torch/version.h>
 
 #include <algorithm>
 #include <cctype>
@@ -148,31 +149,47 @@ std::optional<PlacementChoice> stored_placement(storage::Storage& storage,
   return std::nullopt;
 }
 
-// Seconds each layout trains for while the placement is measured.
-constexpr double kProbeSeconds = 2;
+// The layout remembered for `key`, if any; an unreadable memory is said and measured over.
+std::optional<PlacementChoice> remembered_placement(const PlacementMemory& memory,
+                                                    const nlohmann::json& key, const Log& log) {
+  try {
+    return memory.recall(key);
+  } catch (const std::runtime_error& e) {
+    log(fmt::format("placement memory: {}", e.what()));
+    return std::nullopt;
+  }
+}
 
-// The experiment's own layout, else the fastest measured now.
+// The experiment's own layout, else the one remembered for its model on this machine, else the
+// fastest measured now (and remembered).
 PlacementChoice measured_placement(const experiments::ExperimentConfig& e, int gpus,
-                                   const std::string& worker_executable, const Log& log) {
+                                   const PlacementOptions& options, const Log& log) {
   const int cores = mi::resolve_threads(0);
   if (auto fixed = fixed_placement(e, gpus, cores)) return *fixed;
   const bool on_gpu = e.devices.kind != "cpu" && gpus > 0;
+  const auto key = placement_key(e.trial, on_gpu, gpus, cores, TORCH_VERSION);
+  const PlacementMemory memory(options.memory_file);
+  if (!options.remeasure)
+    if (auto remembered = remembered_placement(memory, key, log)) return *remembered;
   const auto candidates = candidate_layouts(cores, on_gpu ? gpus : 1, on_gpu);
   log(fmt::format("placing: {:g} s of the base trial at {} layout(s) of slots x threads",
-                  kProbeSeconds, candidates.size()));
-  return choose_placement(candidates, on_gpu,
-                          process_probe(worker_executable, e.trial, on_gpu, kProbeSeconds));
+                  options.probe_seconds, candidates.size()));
+  auto placement =
+      choose_placement(candidates, on_gpu,
+                       process_probe(options.executable, e.trial, on_gpu, options.probe_seconds));
+  memory.remember(key, placement);
+  return placement;
 }
 
 }  // namespace
 
 PlacementChoice place_experiment(const experiments::ExperimentConfig& e, int gpus,
                                  storage::Storage* storage, std::int64_t experiment_id,
-                                 const std::string& worker_executable, const Log& log) {
+                                 const PlacementOptions& options, const Log& log) {
   check_devices(e, gpus);
   if (storage && experiment_id > 0)
     if (auto stored = stored_placement(*storage, experiment_id)) return *stored;
-  auto placement = measured_placement(e, gpus, worker_executable, log);
+  auto placement = measured_placement(e, gpus, options, log);
   if (storage && experiment_id > 0 && !placement.measured.empty()) {
     storage::StageDecision decision;
     decision.experiment_id = experiment_id;
@@ -230,13 +247,13 @@ std::string checkpoint_dir(const experiments::ExperimentConfig& e,
 
 std::vector<std::string> describe_plan(const experiments::ExperimentConfig& e,
                                        storage::Storage* storage,
-                                       const std::string& worker_executable, const Log& log) {
+                                       const PlacementOptions& placement_options, const Log& log) {
   const int gpus = visible_gpus();
   const auto found = storage ? storage->find_experiment(e.name) : std::nullopt;
   check_devices(e, gpus);
-  // The stored placement, else measured but not stored: a dry run writes nothing.
+  // The stored placement, else remembered or measured, not stored: a dry run writes no trial data.
   auto placement = found ? stored_placement(*storage, found->id) : std::nullopt;
-  if (!placement) placement = measured_placement(e, gpus, worker_executable, log);
+  if (!placement) placement = measured_placement(e, gpus, placement_options, log);
   std::vector<std::string> lines{"placement: " + describe_placement(*placement, gpus)};
   double seconds_per_epoch = 0;
   if (e.budget.device_minutes > 0) {
@@ -391,8 +408,7 @@ RunReport run_experiment(const experiments::ExperimentConfig& e, storage::Storag
   const auto experiment_id = open_experiment(e, storage, log);
   Lease lease(storage, e, experiment_id, lease_seconds(options));
   const int gpus = options.gpus >= 0 ? options.gpus : visible_gpus();
-  const auto placement =
-      place_experiment(e, gpus, &storage, experiment_id, options.worker_executable, log);
+  const auto placement = place_experiment(e, gpus, &storage, experiment_id, options.placement, log);
   const bool local = options.launcher == LauncherKind::local;
   const auto machine = machine_slots(e, gpus, placement);
   const auto slots = local ? machine : queue_slots(options.workers);

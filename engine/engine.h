@@ -17,6 +17,7 @@ namespace automl::engine {
 
 struct EngineOptions {
   std::string worker_executable;  // the automl binary that has the `worker` command
+  PlacementOptions placement;     // when the experiment leaves its layout to the engine
   int gpus = -1;                  // visible GPUs; -1 = ask LibTorch
   double heartbeat_seconds = 2;
   double heartbeat_timeout = 20;  // a running trial this silent is requeued
@@ -43,13 +44,14 @@ std::string checkpoint_dir(const experiments::ExperimentConfig& experiment,
 // (trials::check_model). Throws InputError naming the experiment file.
 void check_data(const experiments::ExperimentConfig& experiment);
 
-// The plan as `--dry-run` shows it: the placement (measured with `worker_executable` when the
-// experiment's slots are auto), per stage jobs, epochs, estimated cost, against the budget. With
+// The plan as `--dry-run` shows it: the placement (remembered or measured as `placement` says
+// when the experiment's slots are auto), per stage jobs, epochs, estimated cost, against the
+// budget. It stores nothing in `storage`; a measured placement is remembered on the machine. With
 // a device-minutes budget and no stored calibration, a one-epoch calibration runs here, with
 // the threads a worker would have.
 std::vector<std::string> describe_plan(const experiments::ExperimentConfig& experiment,
-                                       storage::Storage* storage,
-                                       const std::string& worker_executable, const Log& log);
+                                       storage::Storage* storage, const PlacementOptions& placement,
+                                       const Log& log);
 
 // Runs (or resumes) `experiment` against `storage`; progress lines go to `log`. Throws
 // InputError when the database holds a different experiment under the same name.
@@ -71,11 +73,12 @@ Outcome outcome_of(const RunReport& report);
 
 // Where the experiment's trials run on this machine with `gpus` visible GPUs: the placement
 // stored with it (`experiment_id` > 0 and a `place` decision), the experiment's own layout when
-// it fixes its slots, else measured now with `worker_executable` (engine/placement.h) and stored
-// when `storage` is given. Refuses (InputError) a GPU experiment on a machine without one.
+// it fixes its slots, else the one this machine remembers for its model and batch, else measured
+// now (engine/placement.h; `options.remeasure` measures in any case), and stored when `storage`
+// is given. Refuses (InputError) a GPU experiment on a machine without one.
 PlacementChoice place_experiment(const experiments::ExperimentConfig& experiment, int gpus,
                                  storage::Storage* storage, std::int64_t experiment_id,
-                                 const std::string& worker_executable, const Log& log);
+                                 const PlacementOptions& options, const Log& log);
 
 // The slots of `placement` on this machine.
 std::vector<Slot> machine_slots(const experiments::ExperimentConfig& experiment, int gpus,

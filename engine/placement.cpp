@@ -9,9 +9,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
+#include <sstream>
 #include <stdexcept>
 
 #include "trials/config_json.h"
@@ -44,7 +48,8 @@ struct Child {
 
 Child spawn_child(const std::vector<std::string>& args, bool on_gpu) {
   int to_child[2], from_child[2];
-  if (pipe(to_child) != 0 || pipe(from_child) != 0)
+  // Close-on-exec: a later child must not hold this one's stdin open (it would never end).
+  if (pipe2(to_child, O_CLOEXEC) != 0 || pipe2(from_child, O_CLOEXEC) != 0)
     throw std::runtime_error("placement: cannot create pipes");
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -98,34 +103,81 @@ std::vector<int> reap(std::vector<Child>& children, bool kill_them) {
   return statuses;
 }
 
-double run_children(const std::vector<std::string>& args, int count, bool on_gpu) {
-  std::vector<Child> children;
-  try {
-    for (int k = 0; k < count; ++k) children.push_back(spawn_child(args, on_gpu));
-    for (auto& child : children)
-      if (read_line(child.out) != "ready") throw std::runtime_error("a child did not get ready");
-    for (auto& child : children) {
-      std::fputs("go\n", child.in);
-      std::fflush(child.in);
+// The measuring children of one probe, started as the layouts need them and kept for the next.
+class ProbePool {
+ public:
+  ProbePool(std::vector<std::string> args, bool on_gpu) : args_(std::move(args)), on_gpu_(on_gpu) {}
+  ProbePool(const ProbePool&) = delete;
+  ProbePool& operator=(const ProbePool&) = delete;
+  ~ProbePool() { reap(children_, false); }
+
+  // Sum of the images/s of the first `layout.slots` children, training together.
+  double measure(const Layout& layout, double seconds) {
+    try {
+      grow(layout.slots);
+      for (int k = 0; k < layout.slots; ++k) {
+        std::fputs(fmt::format("measure {} {}\n", layout.threads, seconds).c_str(),
+                   children_[k].in);
+        std::fflush(children_[k].in);
+      }
+      double total = 0;
+      for (int k = 0; k < layout.slots; ++k) total += read_rate(children_[k]);
+      return total;
+    } catch (const std::exception& e) {
+      reap(children_, true);
+      children_.clear();
+      throw std::runtime_error(fmt::format(
+          "measuring {} concurrent trial(s) for the placement failed: {} (its output is above)",
+          layout.slots, e.what()));
     }
-    double total = 0;
-    for (auto& child : children) {
-      const auto line = read_line(child.out);
-      const std::string key = "images_per_second ";
-      if (line.rfind(key, 0) != 0) throw std::runtime_error("a child reported no throughput");
-      total += std::stod(line.substr(key.size()));
-    }
-    for (const int status : reap(children, false))
-      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        throw std::runtime_error("a child failed");
-    return total;
-  } catch (const std::exception& e) {
-    reap(children, true);
-    throw std::runtime_error(fmt::format(
-        "measuring {} concurrent trial(s) for the placement failed: {} (its output is above)",
-        count, e.what()));
   }
+
+ private:
+  // Starts children until there are `count`, and waits until the new ones are ready.
+  void grow(int count) {
+    const auto first_new = children_.size();
+    while (static_cast<int>(children_.size()) < count)
+      children_.push_back(spawn_child(args_, on_gpu_));
+    for (auto k = first_new; k < children_.size(); ++k)
+      if (read_line(children_[k].out) != "ready")
+        throw std::runtime_error("a child did not get ready");
+  }
+
+  static double read_rate(const Child& child) {
+    const auto line = read_line(child.out);
+    const std::string key = "images_per_second ";
+    if (line.rfind(key, 0) != 0) throw std::runtime_error("a child reported no throughput");
+    return std::stod(line.substr(key.size()));
+  }
+
+  std::vector<std::string> args_;
+  bool on_gpu_;
+  std::vector<Child> children_;
+};
+
+std::string utc_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
 }
+
+// The first "model name" of /proc/cpuinfo ("" where there is none).
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("model name", 0) == 0) {
+      const auto colon = line.find(':');
+      return colon == std::string::npos ? "" : line.substr(line.find_first_not_of(' ', colon + 1));
+    }
+  return "";
+}
+
+constexpr int kMemoryFormat = 1;
+constexpr std::size_t kMostRemembered = 200;  // the oldest go first
 
 }  // namespace
 
@@ -181,10 +233,12 @@ nlohmann::json placement_json(const PlacementChoice& p) {
     measured.push_back({{"slots", m.layout.slots},
                         {"threads", m.layout.threads},
                         {"images_per_second", m.images_per_second}});
-  return {{"on_gpu", p.on_gpu},
-          {"slots", p.layout.slots},
-          {"threads", p.layout.threads},
-          {"measured", measured}};
+  nlohmann::json j = {{"on_gpu", p.on_gpu},
+                      {"slots", p.layout.slots},
+                      {"threads", p.layout.threads},
+                      {"measured", measured}};
+  if (!p.measured_at.empty()) j["measured_at"] = p.measured_at;
+  return j;
 }
 
 PlacementChoice placement_from_json(const nlohmann::json& j) {
@@ -194,6 +248,7 @@ PlacementChoice placement_from_json(const nlohmann::json& j) {
   for (const auto& m : j.at("measured"))
     p.measured.push_back({{m.at("slots").get<int>(), m.at("threads").get<int>()},
                           m.at("images_per_second").get<double>()});
+  p.measured_at = j.value("measured_at", "");
   return p;
 }
 
@@ -206,58 +261,199 @@ std::string describe_placement(const PlacementChoice& p, int devices) {
   for (const auto& m : p.measured)
     measured += fmt::format("{}{}x{} {:.0f}", measured.empty() ? "" : ", ", m.layout.slots,
                             m.layout.threads, m.images_per_second);
-  return text + fmt::format(", measured images/s per device: {}", measured);
+  text += fmt::format(", measured images/s per device: {}", measured);
+  if (!p.measured_at.empty()) text += fmt::format(" (remembered from {})", p.measured_at);
+  return text;
 }
 
 LayoutProbe process_probe(const std::string& executable, const trials::TrialConfig& trial,
                           bool on_gpu, double seconds) {
-  return [=](const Layout& layout) {
-    auto config = trial;
-    config.device = on_gpu ? "cuda:0" : "cpu";
-    const auto file =
-        std::filesystem::temp_directory_path() / fmt::format("automl-placement-{}.json", getpid());
-    {
-      std::ofstream out(file);
-      out << nlohmann::json(config).dump();
-      if (!out) throw std::runtime_error(fmt::format("placement: cannot write {}", file.string()));
-    }
-    try {
-      const double rate =
-          run_children({executable, "throughput", "--config", file.string(), "--threads",
-                        std::to_string(layout.threads), "--seconds", fmt::format("{}", seconds)},
-                       layout.slots, on_gpu);
-      std::filesystem::remove(file);
-      return rate;
-    } catch (...) {
-      std::filesystem::remove(file);
-      throw;
+  auto config = trial;
+  config.device = on_gpu ? "cuda:0" : "cpu";
+  // One file per probe, removed with the last copy of the probe (children read it at start).
+  struct ConfigFile {
+    std::filesystem::path path;
+    ~ConfigFile() {
+      std::error_code ignored;
+      std::filesystem::remove(path, ignored);
     }
   };
+  static int probes = 0;
+  auto file = std::make_shared<ConfigFile>();
+  file->path = std::filesystem::temp_directory_path() /
+               fmt::format("automl-placement-{}-{}.json", getpid(), ++probes);
+  {
+    std::ofstream out(file->path);
+    out << nlohmann::json(config).dump();
+    if (!out)
+      throw std::runtime_error(fmt::format("placement: cannot write {}", file->path.string()));
+  }
+  auto pool = std::make_shared<ProbePool>(
+      std::vector<std::string>{executable, "throughput", "--config", file->path.string()}, on_gpu);
+  return [file, pool, seconds](const Layout& layout) { return pool->measure(layout, seconds); };
 }
 
-int measure_throughput(const std::string& config_file, int threads, double seconds) {
+namespace {
+
+// A warm-up before each measurement: the first steps at a new thread count start its threads.
+constexpr double kWarmUpSeconds = 0.2;
+constexpr std::int64_t kLeastSteps = 3;
+
+// The child's loop over the engine's requests, one training step at a time.
+class ThroughputChild {
+ public:
+  explicit ThroughputChild(int batch_size) : batch_size_(batch_size) {}
+
+  // Called after every step; false ends the training (no request left).
+  bool on_step() {
+    const auto now = Clock::now();
+    switch (phase_) {
+      case Phase::waiting:
+        return next_request();
+      case Phase::warming:
+        if (seconds_since(phase_start_, now) >= kWarmUpSeconds) start(Phase::timing, now);
+        return true;
+      case Phase::timing:
+        ++steps_;
+        if (steps_ < kLeastSteps || seconds_since(phase_start_, now) < seconds_) return true;
+        std::cout << fmt::format("images_per_second {}", static_cast<double>(steps_ * batch_size_) /
+                                                             seconds_since(phase_start_, now))
+                  << std::endl;
+        return next_request();
+    }
+    return false;
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  enum class Phase { waiting, warming, timing };
+
+  static double seconds_since(Clock::time_point start, Clock::time_point now) {
+    return std::chrono::duration<double>(now - start).count();
+  }
+
+  void start(Phase phase, Clock::time_point now) {
+    phase_ = phase;
+    phase_start_ = now;
+    steps_ = 0;
+  }
+
+  bool next_request() {
+    std::string line;
+    if (!std::getline(std::cin, line)) return false;
+    std::istringstream request(line);
+    std::string word;
+    int threads = 0;
+    if (!(request >> word >> threads >> seconds_) || word != "measure" || threads < 1)
+      throw std::runtime_error("throughput: expected \"measure THREADS SECONDS\", got: " + line);
+    trials::set_threads(threads);
+    start(Phase::warming, Clock::now());
+    return true;
+  }
+
+  int batch_size_;
+  Phase phase_ = Phase::waiting;
+  Clock::time_point phase_start_;
+  std::int64_t steps_ = 0;
+  double seconds_ = 0;
+};
+
+}  // namespace
+
+int measure_throughput(const std::string& config_file) {
   std::ifstream in(config_file);
   const auto config = nlohmann::json::parse(in).get<trials::TrialConfig>();
-  trials::set_threads(threads);
-  using Clock = std::chrono::steady_clock;
-  Clock::time_point start;
-  std::int64_t steps = 0;
+  ThroughputChild child(config.batch_size);
   const std::vector<double> lrs(kMostSteps, config.optimizer.lr);
   trials::run_lr_steps(config, lrs, [&](int step, double, double) {
-    if (step == 0) {  // data loaded, the first (slowest) step taken: wait for the others
-      std::cout << "ready" << std::endl;
-      std::string go;
-      std::getline(std::cin, go);
-      start = Clock::now();
-      return true;
-    }
-    ++steps;
-    return std::chrono::duration<double>(Clock::now() - start).count() < seconds;
+    if (step == 0) std::cout << "ready" << std::endl;  // data loaded, the first step taken
+    return child.on_step();
   });
-  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  std::cout << fmt::format("images_per_second {}", steps * config.batch_size / elapsed)
-            << std::endl;
   return 0;
+}
+
+nlohmann::json placement_key(const trials::TrialConfig& trial, bool on_gpu, int gpus, int cores,
+                             const std::string& libtorch) {
+  nlohmann::json speed = trial;
+  // Removed by name, so that a field added later keys the memory until it is known not to matter.
+  for (const char* key : {"seed", "epochs", "policy", "mi", "evaluate_test", "device"})
+    speed.erase(key);
+  speed["optimizer"].erase("lr");
+  for (const char* key : {"train_subset", "test_subset", "validation_fraction", "test_fraction"})
+    speed["data"].erase(key);
+  return {{"format", kMemoryFormat},
+          {"machine",
+           {{"cpu", cpu_model()},
+            {"cores", cores},
+            {"gpus", on_gpu ? gpus : 0},
+            {"libtorch", libtorch}}},
+          {"trial", speed}};
+}
+
+std::filesystem::path PlacementMemory::default_file() {
+  const auto from = [](const char* variable) -> std::filesystem::path {
+    const char* value = std::getenv(variable);
+    return value != nullptr && *value != '\0' ? value : "";
+  };
+  if (auto dir = from("AUTOML_CACHE_DIR"); !dir.empty()) return dir / "placements.json";
+  if (auto dir = from("XDG_CACHE_HOME"); !dir.empty()) return dir / "automl" / "placements.json";
+  if (auto dir = from("HOME"); !dir.empty()) return dir / ".cache" / "automl" / "placements.json";
+  return {};
+}
+
+nlohmann::json PlacementMemory::read() const {
+  std::ifstream in(file_);
+  if (!in) return {{"format", kMemoryFormat}, {"placements", nlohmann::json::array()}};
+  try {
+    auto memory = nlohmann::json::parse(in);
+    if (memory.at("format").get<int>() != kMemoryFormat || !memory.at("placements").is_array())
+      throw std::runtime_error(
+          fmt::format("format {} is not {}", memory.at("format").dump(), kMemoryFormat));
+    return memory;
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format("{}: not a placement memory ({}); it will be replaced",
+                                         file_.string(), e.what()));
+  }
+}
+
+std::optional<PlacementChoice> PlacementMemory::recall(const nlohmann::json& key) const {
+  if (file_.empty()) return std::nullopt;
+  const auto memory = read();
+  for (const auto& entry : memory.at("placements"))
+    if (entry.at("key") == key) {
+      auto placement = placement_from_json(entry.at("placement"));
+      placement.measured_at = entry.at("measured_at").get<std::string>();
+      return placement;
+    }
+  return std::nullopt;
+}
+
+void PlacementMemory::remember(const nlohmann::json& key, const PlacementChoice& placement) const {
+  if (file_.empty()) return;
+  nlohmann::json memory;
+  try {
+    memory = read();
+  } catch (const std::runtime_error&) {  // replaced, as recall said
+    memory = {{"format", kMemoryFormat}, {"placements", nlohmann::json::array()}};
+  }
+  auto& entries = memory["placements"];
+  for (auto it = entries.begin(); it != entries.end();)
+    it = it->at("key") == key ? entries.erase(it) : it + 1;
+  entries.push_back(
+      {{"key", key}, {"placement", placement_json(placement)}, {"measured_at", utc_now()}});
+  while (entries.size() > kMostRemembered) entries.erase(entries.begin());
+  std::filesystem::create_directories(file_.parent_path());
+  const auto temporary = file_.string() + fmt::format(".{}.tmp", getpid());
+  {
+    std::ofstream out(temporary);
+    out << memory.dump(1) << "\n";
+    out.close();
+    if (!out) {
+      std::filesystem::remove(temporary);
+      throw std::runtime_error(fmt::format("placement memory: cannot write {}", temporary));
+    }
+  }
+  std::filesystem::rename(temporary, file_);
 }
 
 }  // namespace automl::engine

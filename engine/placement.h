@@ -4,9 +4,13 @@
 // in one process with every core (LeNet at batch 64 on 2 cores: 2 x 8,700 against 4,540); big
 // ones the other way round. With `devices.cpu_slots: auto` (or `slots_per_gpu: auto`) the engine
 // measures the experiment's own base trial at a few layouts and keeps the fastest; the choice is
-// stored as the experiment's `place` decision, so a resumed run places alike. Free of LibTorch.
+// stored as the experiment's `place` decision, so a resumed run places alike. A measurement is
+// also remembered on the machine (PlacementMemory), so that the next experiment of the same model
+// and batch on the same hardware does not measure again. Free of LibTorch.
+#include <filesystem>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +36,15 @@ struct PlacementChoice {
   bool on_gpu = false;
   Layout layout;
   std::vector<LayoutMeasurement> measured;  // empty when the experiment fixed its layout
+  std::string measured_at;  // UTC time of the measurement, when it was remembered from one
+};
+
+// Where a placement comes from when the experiment leaves it to the engine.
+struct PlacementOptions {
+  std::string executable;  // the automl binary whose hidden `throughput` command measures
+  std::filesystem::path memory_file;  // this machine's remembered placements; empty: none
+  bool remeasure = false;             // measure even when one is remembered (and remember it)
+  double probe_seconds = 1;           // each layout trains this long, after a warm-up
 };
 
 // The layouts worth measuring with `cores` cores shared by `devices` devices: 1, 2, 4, ...
@@ -57,15 +70,41 @@ nlohmann::json placement_json(const PlacementChoice& placement);
 PlacementChoice placement_from_json(const nlohmann::json& j);
 std::string describe_placement(const PlacementChoice& placement, int devices);
 
-// The real probe: `layout.slots` processes of `executable throughput` (hidden command) train
-// `trial` together for `seconds` after every one has loaded its data and taken a first step;
-// returns the sum of their images/s. On a GPU each process sees GPU 0 only.
+// The real probe: the first `layout.slots` processes of `executable throughput` (hidden command)
+// train `trial` together with `layout.threads` threads each for `seconds` after a warm-up, once
+// every one has loaded its data and taken a first step; returns the sum of their images/s. The
+// processes live as long as the probe, so each starts (LibTorch, data) once for all layouts. On
+// a GPU each process sees GPU 0 only.
 LayoutProbe process_probe(const std::string& executable, const trials::TrialConfig& trial,
                           bool on_gpu, double seconds);
 
-// The child's side (`automl throughput --config FILE --threads N --seconds S`): loads the data,
-// trains one step, prints "ready", waits for a line on stdin, trains for `seconds` and prints
-// "images_per_second X". Returns the exit status.
-int measure_throughput(const std::string& config_file, int threads, double seconds);
+// The child's side (`automl throughput --config FILE`): loads the data, trains one step, prints
+// "ready", then for each line "measure THREADS SECONDS" on stdin trains with THREADS threads for
+// a warm-up and then at least SECONDS (and 3 steps), and prints "images_per_second X"; ends at
+// the end of stdin. Returns the exit status.
+int measure_throughput(const std::string& config_file);
+
+// What decides which layout is fastest, as the key of a remembered placement: this machine (CPU
+// model, cores, GPUs, `libtorch` version) and the base trial without what does not change its
+// speed (seeds, LRs, epochs, schedules, MI, subset sizes).
+nlohmann::json placement_key(const trials::TrialConfig& trial, bool on_gpu, int gpus, int cores,
+                             const std::string& libtorch);
+
+// Placements measured on this machine, in a JSON file of the user's cache directory (written
+// whole, by rename, so a crash or a second engine never leaves it half-written). An unreadable
+// file is reported by `recall` (std::runtime_error naming it) and replaced by `remember`.
+class PlacementMemory {
+ public:
+  explicit PlacementMemory(std::filesystem::path file) : file_(std::move(file)) {}
+  // $AUTOML_CACHE_DIR/placements.json, else $XDG_CACHE_HOME/automl/..., else ~/.cache/automl/...;
+  // empty when none of them is set.
+  static std::filesystem::path default_file();
+  std::optional<PlacementChoice> recall(const nlohmann::json& key) const;
+  void remember(const nlohmann::json& key, const PlacementChoice& placement) const;
+
+ private:
+  nlohmann::json read() const;
+  std::filesystem::path file_;
+};
 
 }  // namespace automl::engine

@@ -20,6 +20,7 @@ if [[ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]]; then
   exit 77
 fi
 work=$(mktemp -d)
+export AUTOML_CACHE_DIR="$work/cache"  # placements measured here stay here
 trap 'rm -rf "$work"' EXIT
 fail() {
   echo "FAILED: $*" >&2

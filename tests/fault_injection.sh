@@ -24,6 +24,7 @@ if [[ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]]; then
   exit 77
 fi
 work=$(mktemp -d)
+export AUTOML_CACHE_DIR="$work/cache"  # placements measured here stay here
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
 fail() {

@@ -39,6 +39,7 @@ command -v psql > /dev/null || skip "psql is missing (apt install postgresql)"
   skip "python3-psycopg2 is missing (scripts/setup.sh installs it)"
 
 work=$(mktemp -d /tmp/automl-scale-out.XXXXXX)
+export AUTOML_CACHE_DIR="$work/cache"  # placements measured here stay here
 chmod 755 "$work"  # the server runs as the postgres user
 cluster=""
 cleanup() {

@@ -2,12 +2,19 @@
 // `auto` in the YAML, a stored choice reused, and the real probe on Fashion-MNIST.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
 
 #include "engine/engine.h"
 #include "engine/placement.h"
 #include "experiments/experiment.h"
 #include "test_support.h"
+#include "trials/config.h"
 
 using namespace automl;
 using namespace automl::engine;
@@ -32,6 +39,22 @@ struct TableProbe {
     };
   }
 };
+
+// The message of the std::runtime_error `f` throws ("" when it throws none).
+template <typename F>
+std::string runtime_error_of(F&& f) {
+  try {
+    f();
+  } catch (const std::runtime_error& error) {
+    return error.what();
+  }
+  return "";
+}
+
+nlohmann::json read_json(const std::string& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in);
+}
 
 }  // namespace
 
@@ -124,20 +147,124 @@ TEST_CASE("A placement is measured once and stored with the experiment", "[engin
       if (stage.stage == Stage::place) return false;
     return true;
   };
+  PlacementOptions measure;  // no memory: measured every time
+  measure.executable = test::automl_binary();
   // A dry run measures and shows the placement, and stores nothing.
-  const auto plan = describe_plan(e, db.get(), test::automl_binary(), [](const std::string&) {});
+  const auto plan = describe_plan(e, db.get(), measure, [](const std::string&) {});
   REQUIRE_FALSE(plan.empty());
   CHECK(plan.front().rfind("placement: ", 0) == 0);
   CHECK(no_place());
   std::vector<std::string> log;
-  const auto first = place_experiment(e, 0, db.get(), id, test::automl_binary(),
+  const auto first = place_experiment(e, 0, db.get(), id, measure,
                                       [&](const std::string& line) { log.push_back(line); });
   REQUIRE(first.measured.size() >= 1);
   for (const auto& m : first.measured) CHECK(m.images_per_second > 0);  // LeNet trained
   CHECK_FALSE(no_place());
   // The second call reads the stored choice: nothing measured, the same layout.
+  PlacementOptions cannot_measure;
+  cannot_measure.executable = "/nonexistent/automl";
   const auto again =
-      place_experiment(e, 0, db.get(), id, "/nonexistent/automl", [](const std::string&) {});
+      place_experiment(e, 0, db.get(), id, cannot_measure, [](const std::string&) {});
   CHECK(again.layout == first.layout);
   CHECK(again.measured.size() == first.measured.size());
+}
+
+TEST_CASE("A remembered placement is keyed by the machine and what sets a trial's speed",
+          "[engine][placement]") {
+  trials::TrialConfig trial;
+  const auto key = placement_key(trial, false, 0, 2, "1.13.1");
+  auto other = trial;
+  other.seed = 7;
+  other.epochs = 50;
+  other.optimizer.lr = 0.3;
+  other.data.train_subset = 1500;
+  other.mi.samples = 300;
+  other.policy.name = "mi";
+  CHECK(placement_key(other, false, 0, 2, "1.13.1") == key);  // the same speed
+  auto bigger = trial;
+  bigger.batch_size = 64;
+  CHECK(placement_key(bigger, false, 0, 2, "1.13.1") != key);
+  auto model = trial;
+  model.model.name = "resnet20";
+  CHECK(placement_key(model, false, 0, 2, "1.13.1") != key);
+  CHECK(placement_key(trial, false, 0, 4, "1.13.1") != key);  // another machine
+  CHECK(placement_key(trial, true, 1, 2, "1.13.1") != key);
+  CHECK(placement_key(trial, false, 0, 2, "2.11.0") != key);
+  CHECK(key.at("machine").at("cores") == 2);
+}
+
+TEST_CASE("The placement memory recalls by key, replaces and survives a bad file",
+          "[engine][placement]") {
+  test::TempDir dir;
+  const PlacementMemory memory(dir.file("cache/placements.json"));
+  const nlohmann::json a = {{"model", "a"}}, b = {{"model", "b"}};
+  CHECK_FALSE(memory.recall(a));  // no file yet
+  PlacementChoice p;
+  p.layout = {2, 1};
+  p.measured = {{{1, 2}, 4540}, {{2, 1}, 17164}};
+  memory.remember(a, p);
+  const auto back = memory.recall(a);
+  REQUIRE(back);
+  CHECK(back->layout == Layout{2, 1});
+  CHECK(back->measured.size() == 2);
+  CHECK(back->measured_at.size() == 20);  // 2026-12-01T18:00:00Z
+  CHECK(describe_placement(*back, 1).find("(remembered from " + back->measured_at + ")") !=
+        std::string::npos);
+  CHECK_FALSE(memory.recall(b));
+  p.layout = {1, 2};
+  memory.remember(b, p);
+  memory.remember(a, p);  // replaces a's
+  CHECK(memory.recall(a)->layout == Layout{1, 2});
+  CHECK(memory.recall(b)->layout == Layout{1, 2});
+  CHECK(read_json(dir.file("cache/placements.json")).at("placements").size() == 2);
+  // Written by rename: no temporary file stays behind.
+  CHECK(std::distance(std::filesystem::directory_iterator(dir.file("cache")),
+                      std::filesystem::directory_iterator{}) == 1);
+
+  test::write_text(dir.file("cache/placements.json"), "{not json");
+  CHECK(runtime_error_of([&] {
+          memory.recall(a);
+        }).find("placements.json: not a placement memory") != std::string::npos);
+  memory.remember(a, p);  // replaces the bad file
+  CHECK(memory.recall(a)->layout == Layout{1, 2});
+  CHECK_FALSE(memory.recall(b));
+  CHECK_FALSE(PlacementMemory("").recall(a));  // no memory at all
+}
+
+TEST_CASE("An experiment of a model this machine measured before is placed without measuring",
+          "[engine][placement]") {
+  AUTOML_SKIP_WITHOUT(test::fashion_mnist());
+  const auto experiment = [](const std::string& name, int seed) {
+    return experiments::parse_experiment("name: " + name + "\nseed: " + std::to_string(seed) +
+                                             "\ndata:\n  path: " + test::fashion_mnist_dir() +
+                                             "\n  train_subset: 2000\nbatch_size: 64\n",
+                                         name + ".yaml");
+  };
+  test::TempDir dir;
+  PlacementOptions options;
+  options.executable = test::automl_binary();
+  options.memory_file = dir.file("placements.json");
+  options.probe_seconds = 0.3;
+  std::vector<std::string> log;
+  const auto record = [&](const std::string& line) { log.push_back(line); };
+  const auto first = place_experiment(experiment("one", 1), 0, nullptr, 0, options, record);
+  REQUIRE(first.measured.size() >= 1);
+  CHECK(first.measured_at.empty());
+  REQUIRE(log.size() == 1);
+  CHECK(log[0].rfind("placing: ", 0) == 0);
+
+  // Another experiment, seed and name of the same model and batch: remembered, nothing started.
+  options.executable = "/nonexistent/automl";
+  log.clear();
+  const auto second = place_experiment(experiment("two", 2), 0, nullptr, 0, options, record);
+  CHECK(log.empty());
+  CHECK(second.layout == first.layout);
+  CHECK(second.measured.size() == first.measured.size());
+  CHECK_FALSE(second.measured_at.empty());
+
+  // --measure-placement measures again (here: cannot, and says so).
+  options.remeasure = true;
+  CHECK(runtime_error_of([&] {
+          place_experiment(experiment("two", 2), 0, nullptr, 0, options, record);
+        }).find("placement") != std::string::npos);
 }

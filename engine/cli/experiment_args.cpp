@@ -52,6 +52,10 @@ void add_experiment_options(CLI::App& command, ExperimentArgs& args) {
       .add_option("--slurm-max-running", args.slurm_max_running,
                   "slurm: at most this many array tasks at once (the array's %K; 0 = no limit)")
       ->check(CLI::NonNegativeNumber);
+  command.add_flag("--measure-placement", args.measure_placement,
+                   "Measure the slots x threads layout even if this machine remembers one for "
+                   "the experiment's model and batch ($AUTOML_CACHE_DIR/placements.json, else "
+                   "~/.cache/automl/), and remember the new one");
 }
 
 std::unique_ptr<storage::Storage> open_database(const experiments::ExperimentConfig& experiment) {
@@ -77,6 +81,7 @@ experiments::ExperimentConfig load_checked_experiment(const ExperimentArgs& args
 engine::EngineOptions engine_options(const ExperimentArgs& args) {
   engine::EngineOptions options;
   options.worker_executable = own_executable();
+  options.placement = placement_options(args);
   options.heartbeat_timeout = args.heartbeat_timeout;
   options.heartbeat_seconds = std::max(0.2, args.heartbeat_timeout / 10);
   options.launcher = parse<engine::LauncherKind>(args.launcher);
@@ -87,6 +92,14 @@ engine::EngineOptions engine_options(const ExperimentArgs& args) {
   if (!args.slurm_template.empty())
     options.slurm.job_script_template =
         read_file(args.slurm_template, "the Slurm job script template");
+  return options;
+}
+
+engine::PlacementOptions placement_options(const ExperimentArgs& args) {
+  engine::PlacementOptions options;
+  options.executable = own_executable();
+  options.memory_file = engine::PlacementMemory::default_file();
+  options.remeasure = args.measure_placement;
   return options;
 }
 

@@ -22,11 +22,12 @@ struct ExperimentArgs {
   std::string slurm_template;  // a file; empty = the built-in job script
   std::vector<std::string> sbatch_arguments;
   int slurm_max_running = 0;
+  bool measure_placement = false;
 };
 
 // The experiment argument and --db, --threads, --heartbeat-timeout, and where the trials run
 // (--launcher, --workers, --worker-idle-exit, --slurm-template, --sbatch-arg,
-// --slurm-max-running).
+// --slurm-max-running), --measure-placement.
 void add_experiment_options(CLI::App& command, ExperimentArgs& args);
 
 // The experiment's database, opened (created and migrated when it is a new file or server
@@ -40,8 +41,12 @@ std::unique_ptr<storage::Storage> open_existing_database(
 // The experiment with the overrides; its data (and a TorchScript model) checked.
 experiments::ExperimentConfig load_checked_experiment(const ExperimentArgs& args);
 
-// Workers of this executable, heartbeats a tenth of the timeout.
+// Workers of this executable, heartbeats a tenth of the timeout, placements remembered in the
+// user's cache directory.
 engine::EngineOptions engine_options(const ExperimentArgs& args);
+// Where the placement comes from: measured by this executable, remembered in the user's cache
+// directory (engine::PlacementMemory::default_file).
+engine::PlacementOptions placement_options(const ExperimentArgs& args);
 
 // This executable, so the engine starts workers of the same build.
 std::string own_executable();

@@ -77,8 +77,8 @@ void add_run_commands(CLI::App& app) {
     const auto log = [](const std::string& line) { std::cout << line << std::endl; };
     if (args->dry_run) {
       const auto storage = open_existing_database(experiment);
-      for (const auto& line :
-           engine::describe_plan(experiment, storage.get(), own_executable(), log))
+      for (const auto& line : engine::describe_plan(experiment, storage.get(),
+                                                    placement_options(args->experiment), log))
         std::cout << line << "\n";
       return;
     }

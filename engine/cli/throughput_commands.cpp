@@ -11,18 +11,12 @@ namespace automl::cli {
 void add_throughput_commands(CLI::App& app) {
   struct Args {
     std::string config;
-    int threads = 1;
-    double seconds = 2;
   };
   auto args = std::make_shared<Args>();
   auto* command = app.add_subcommand("throughput", "Measure a trial's training images/s");
   command->group("");  // hidden: the engine's
   command->add_option("--config", args->config, "Trial configuration (JSON)")->required();
-  command->add_option("--threads", args->threads, "LibTorch threads")->check(CLI::PositiveNumber);
-  command->add_option("--seconds", args->seconds, "Seconds to train")->check(CLI::PositiveNumber);
-  command->callback([args] {
-    std::exit(engine::measure_throughput(args->config, args->threads, args->seconds));
-  });
+  command->callback([args] { std::exit(engine::measure_throughput(args->config)); });
 }
 
 }  // namespace automl::cli

@@ -16,6 +16,7 @@ command -v sqlite3 >/dev/null || skip "the sqlite3 CLI is not installed"
 [[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]] || skip "no Fashion-MNIST"
 
 work=$(mktemp -d)
+export AUTOML_CACHE_DIR="$work/cache"  # placements measured here stay here
 run_pid="" serve_pid=""
 cleanup() {
   [[ -n $serve_pid ]] && kill "$serve_pid" 2>/dev/null || true
