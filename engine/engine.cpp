@@ -176,7 +176,8 @@ PlacementChoice measured_placement(const experiments::ExperimentConfig& e, int g
                   options.probe_seconds, candidates.size()));
   auto placement =
       choose_placement(candidates, on_gpu,
-                       process_probe(options.executable, e.trial, on_gpu, options.probe_seconds));
+                       process_probe(options.executable, e.trial, on_gpu, options.probe_seconds,
+                                     candidates.back().slots));  // candidates grow in slots
   memory.remember(key, placement);
   return placement;
 }

@@ -103,10 +103,12 @@ std::vector<int> reap(std::vector<Child>& children, bool kill_them) {
   return statuses;
 }
 
-// The measuring children of one probe, started as the layouts need them and kept for the next.
+// The measuring children of one probe, started together (they load side by side) before the
+// first layout is measured, and kept for the next.
 class ProbePool {
  public:
-  ProbePool(std::vector<std::string> args, bool on_gpu) : args_(std::move(args)), on_gpu_(on_gpu) {}
+  ProbePool(std::vector<std::string> args, bool on_gpu, int most_slots)
+      : args_(std::move(args)), on_gpu_(on_gpu), most_slots_(most_slots) {}
   ProbePool(const ProbePool&) = delete;
   ProbePool& operator=(const ProbePool&) = delete;
   ~ProbePool() { reap(children_, false); }
@@ -114,7 +116,7 @@ class ProbePool {
   // Sum of the images/s of the first `layout.slots` children, training together.
   double measure(const Layout& layout, double seconds) {
     try {
-      grow(layout.slots);
+      grow(std::max(layout.slots, most_slots_));
       for (int k = 0; k < layout.slots; ++k) {
         std::fputs(fmt::format("measure {} {}\n", layout.threads, seconds).c_str(),
                    children_[k].in);
@@ -152,6 +154,7 @@ class ProbePool {
 
   std::vector<std::string> args_;
   bool on_gpu_;
+  int most_slots_;
   std::vector<Child> children_;
 };
 
@@ -267,7 +270,7 @@ std::string describe_placement(const PlacementChoice& p, int devices) {
 }
 
 LayoutProbe process_probe(const std::string& executable, const trials::TrialConfig& trial,
-                          bool on_gpu, double seconds) {
+                          bool on_gpu, double seconds, int most_slots) {
   auto config = trial;
   config.device = on_gpu ? "cuda:0" : "cpu";
   // One file per probe, removed with the last copy of the probe (children read it at start).
@@ -289,7 +292,8 @@ LayoutProbe process_probe(const std::string& executable, const trials::TrialConf
       throw std::runtime_error(fmt::format("placement: cannot write {}", file->path.string()));
   }
   auto pool = std::make_shared<ProbePool>(
-      std::vector<std::string>{executable, "throughput", "--config", file->path.string()}, on_gpu);
+      std::vector<std::string>{executable, "throughput", "--config", file->path.string()}, on_gpu,
+      most_slots);
   return [file, pool, seconds](const Layout& layout) { return pool->measure(layout, seconds); };
 }
 

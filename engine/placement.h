@@ -73,10 +73,11 @@ std::string describe_placement(const PlacementChoice& placement, int devices);
 // The real probe: the first `layout.slots` processes of `executable throughput` (hidden command)
 // train `trial` together with `layout.threads` threads each for `seconds` after a warm-up, once
 // every one has loaded its data and taken a first step; returns the sum of their images/s. The
-// processes live as long as the probe, so each starts (LibTorch, data) once for all layouts. On
-// a GPU each process sees GPU 0 only.
+// processes (`most_slots` of them, started together at the first measurement, more if a layout
+// asks) live as long as the probe, so each starts (LibTorch, data) once for all layouts. On a
+// GPU each process sees GPU 0 only.
 LayoutProbe process_probe(const std::string& executable, const trials::TrialConfig& trial,
-                          bool on_gpu, double seconds);
+                          bool on_gpu, double seconds, int most_slots = 1);
 
 // The child's side (`automl throughput --config FILE`): loads the data, trains one step, prints
 // "ready", then for each line "measure THREADS SECONDS" on stdin trains with THREADS threads for
