@@ -13,6 +13,10 @@
 
 namespace automl::trials {
 
+torch::Tensor unit_float(const torch::Tensor& bytes) {
+  return bytes.to(torch::kFloat32).div_(255.0);
+}
+
 Dataset Dataset::subset(const torch::Tensor& indices) const {
   Dataset out = *this;
   if (inputs.defined()) out.inputs = inputs.index_select(0, indices.to(inputs.device()));
@@ -45,9 +49,9 @@ std::vector<std::string> data_formats() {
 namespace {
 
 Splits load_raw(const DataConfig& config, std::uint64_t seed) {
-  if (config.format == "idx") return load_idx_dataset(config.path);
-  if (config.format == "cifar10") return load_cifar10(config.path);
-  if (config.format == "cifar100") return load_cifar100(config.path);
+  if (config.format == "idx") return load_idx_dataset(config.path, Pixels::bytes);
+  if (config.format == "cifar10") return load_cifar10(config.path, Pixels::bytes);
+  if (config.format == "cifar100") return load_cifar100(config.path, Pixels::bytes);
   if (config.format == "csv") return load_csv_dataset(config, seed);
   if (config.format == "tensors") return load_tensor_dataset(config.path, config.is_regression());
   if (config.format == "image_folder") return load_image_folder(config);
@@ -139,6 +143,9 @@ Splits split_source(const Splits& source, const DataConfig& config, std::uint64_
   if (config.test_subset)
     splits.test = splits.test.subset(draw(splits.test.size(), config.test_subset, seed + 1));
 
+  for (auto* d : {&splits.train, &splits.validation, &splits.test})
+    if (d->inputs.defined() && d->inputs.scalar_type() == torch::kUInt8)
+      d->inputs = unit_float(d->inputs);
   // Image folders normalise with data.mean/std as they decode (trials/data_image.h).
   if (config.format == "image_folder") finish_image_folder(splits, config);
   if (splits.train.is_image() && config.normalize && !splits.train.source)

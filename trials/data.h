@@ -43,24 +43,32 @@ struct Splits {
   Dataset train, validation, test;
 };
 
+// How the image readers below hand out pixels: as float32 in [0, 1] (x / 255), or as the stored
+// uint8 bytes, a quarter of the memory, which split_source scales as it would have (the same
+// float32 values) once it has drawn the trial's subsets.
+enum class Pixels { unit_float, bytes };
+// uint8 pixels as float32 in [0, 1]: the one place where x / 255 is done.
+torch::Tensor unit_float(const torch::Tensor& bytes);
+
 // An IDX file (MNIST format), gzip-compressed or not: uint8 tensor of the stored shape.
 // Throws InputError naming the file on a missing file, wrong magic, or truncated data.
 torch::Tensor read_idx(const std::string& path);
 
 // MNIST / Fashion-MNIST directory with the four standard IDX(.gz) files.
-Splits load_idx_dataset(const std::string& directory);
+Splits load_idx_dataset(const std::string& directory, Pixels pixels = Pixels::unit_float);
 
 // CIFAR binary format (https://www.cs.toronto.edu/~kriz/cifar.html), one file: records of
 // <label byte>[<fine label byte>] + 3072 bytes (1024 R, 1024 G, 1024 B, row-major 32x32).
 // `label_bytes` is 1 for CIFAR-10 and 2 for CIFAR-100 (coarse, fine: the fine label is used).
 // Returns [0,1] images [N, 3, 32, 32] and int64 labels. Throws InputError naming the file on a
 // size that is not a whole number of records or a label out of range.
-Dataset read_cifar_file(const std::string& path, int label_bytes, std::int64_t num_classes);
+Dataset read_cifar_file(const std::string& path, int label_bytes, std::int64_t num_classes,
+                        Pixels pixels = Pixels::unit_float);
 
 // A CIFAR-10 directory (data_batch_1..5.bin, test_batch.bin) or CIFAR-100 directory
 // (train.bin, test.bin), as the binary tarballs unpack.
-Splits load_cifar10(const std::string& directory);
-Splits load_cifar100(const std::string& directory);
+Splits load_cifar10(const std::string& directory, Pixels pixels = Pixels::unit_float);
+Splits load_cifar100(const std::string& directory, Pixels pixels = Pixels::unit_float);
 
 // A CSV table with a header: feature and target columns by name (features default to every
 // column that is not a target; targets default to the last column). The test split is
@@ -92,10 +100,10 @@ Splits load_splits(const DataConfig& config, std::uint64_t seed);
 
 // load_splits in two steps, for a process that runs many trials on the same files (the engine's
 // workers, engine/data_cache.h): load_source decodes the files (every sample, before subsets
-// and normalisation; `seed` matters only where the files themselves are split by it, CSV
-// tables); split_source draws the trial's splits from a loaded source, which it never modifies
-// (a split it takes whole shares the source's tensors: copy them before handing them out).
-// load_splits(c, s) == split_source(load_source(c, s), c, s).
+// and normalisation, IDX and CIFAR images as Pixels::bytes; `seed` matters only where the files
+// themselves are split by it, CSV tables); split_source draws the trial's splits from a loaded
+// source, which it never modifies (a split it takes whole shares the source's tensors: copy them
+// before handing them out). load_splits(c, s) == split_source(load_source(c, s), c, s).
 Splits load_source(const DataConfig& config, std::uint64_t seed);
 Splits split_source(const Splits& source, const DataConfig& config, std::uint64_t seed);
 // Configurations (and seeds) with equal keys have equal sources: what a cache of sources is

@@ -39,7 +39,8 @@ Dataset concatenate(const std::vector<Dataset>& parts) {
 
 }  // namespace
 
-Dataset read_cifar_file(const std::string& path, int label_bytes, std::int64_t num_classes) {
+Dataset read_cifar_file(const std::string& path, int label_bytes, std::int64_t num_classes,
+                        Pixels pixels) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path, "cannot open");
   std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -59,27 +60,28 @@ Dataset read_cifar_file(const std::string& path, int label_bytes, std::int64_t n
                                        i * record, labels[i].item<std::int64_t>(), num_classes));
   }
   Dataset set;
-  set.inputs = raw.slice(1, label_bytes).reshape({n, 3, 32, 32}).to(torch::kFloat32).div_(255.0);
+  set.inputs = raw.slice(1, label_bytes).reshape({n, 3, 32, 32}).clone();  // `bytes` goes away
+  if (pixels == Pixels::unit_float) set.inputs = unit_float(set.inputs);
   set.targets = labels;
   set.num_classes = num_classes;
   return set;
 }
 
-Splits load_cifar10(const std::string& directory) {
+Splits load_cifar10(const std::string& directory, Pixels pixels) {
   std::vector<Dataset> train;
   for (int b = 1; b <= 5; ++b)
-    train.push_back(
-        read_cifar_file(require_file(directory, fmt::format("data_batch_{}.bin", b)), 1, 10));
+    train.push_back(read_cifar_file(require_file(directory, fmt::format("data_batch_{}.bin", b)), 1,
+                                    10, pixels));
   Splits splits;
   splits.train = concatenate(train);
-  splits.test = read_cifar_file(require_file(directory, "test_batch.bin"), 1, 10);
+  splits.test = read_cifar_file(require_file(directory, "test_batch.bin"), 1, 10, pixels);
   return splits;
 }
 
-Splits load_cifar100(const std::string& directory) {
+Splits load_cifar100(const std::string& directory, Pixels pixels) {
   Splits splits;
-  splits.train = read_cifar_file(require_file(directory, "train.bin"), 2, 100);
-  splits.test = read_cifar_file(require_file(directory, "test.bin"), 2, 100);
+  splits.train = read_cifar_file(require_file(directory, "train.bin"), 2, 100, pixels);
+  splits.test = read_cifar_file(require_file(directory, "test.bin"), 2, 100, pixels);
   return splits;
 }
 

@@ -78,9 +78,10 @@ void check_test_labels(const LabelledImages& test, std::int64_t classes) {
                     largest, first_index_of(test.labels, largest), classes, classes - 1));
 }
 
-Dataset as_dataset(const LabelledImages& pair, std::int64_t classes) {
+Dataset as_dataset(const LabelledImages& pair, std::int64_t classes, Pixels pixels) {
   Dataset set;
-  set.inputs = pair.images.unsqueeze(1).to(torch::kFloat32).div_(255.0);
+  set.inputs = pair.images.unsqueeze(1);
+  if (pixels == Pixels::unit_float) set.inputs = unit_float(set.inputs);
   set.targets = pair.labels;
   set.num_classes = classes;
   return set;
@@ -88,7 +89,7 @@ Dataset as_dataset(const LabelledImages& pair, std::int64_t classes) {
 
 }  // namespace
 
-Splits load_idx_dataset(const std::string& directory) {
+Splits load_idx_dataset(const std::string& directory, Pixels pixels) {
   if (!std::filesystem::is_directory(directory))
     throw InputError(directory, "no such data directory");
   const auto train = read_pair(directory, "train");
@@ -96,8 +97,8 @@ Splits load_idx_dataset(const std::string& directory) {
   const auto classes = class_count(train);
   check_test_labels(test, classes);
   Splits splits;
-  splits.train = as_dataset(train, classes);
-  splits.test = as_dataset(test, classes);
+  splits.train = as_dataset(train, classes, pixels);
+  splits.test = as_dataset(test, classes, pixels);
   return splits;
 }
 

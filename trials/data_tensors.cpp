@@ -159,7 +159,7 @@ torch::Tensor inputs_of(const torch::Tensor& x, const std::string& path) {
     throw InputError(path, fmt::format("'x' has the shape {}; expected [N, F] (a table) or "
                                        "[N, C, H, W] (images)",
                                        shape_of(x)));
-  if (x.scalar_type() == torch::kUInt8) return x.to(torch::kFloat32).div_(255.0).contiguous();
+  if (x.scalar_type() == torch::kUInt8) return unit_float(x).contiguous();
   if (!c10::isFloatingType(x.scalar_type()))
     throw InputError(path, fmt::format("'x' is {}; expected a floating tensor (or uint8 images, "
                                        "scaled to [0, 1])",
