@@ -130,6 +130,8 @@ const char* engine_of(const Data& d, const mi::KsgOptions& o) {
       return "scan";
     case mi::detail::CpuAlgo::kBruteForce:
       return "brute";
+    case mi::detail::CpuAlgo::kGrouped:
+      return "grouped";
     default:
       return "?";
   }

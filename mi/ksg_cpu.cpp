@@ -11,8 +11,10 @@
 #include <vector>
 
 #include "mi/kbest.h"
+#include "mi/ksg_grouped.h"
 #include "mi/scan.h"
 #include "mi/threads.h"
+#include "mi/worker_pool.h"
 
 // Hot loops get an AVX-512 / AVX2 clone picked at load time (GCC ifunc); the default clone keeps
 // the library runnable on any x86-64. Other compilers/targets just get the plain function.
@@ -533,8 +535,8 @@ AUTOML_MI_CLONES void count_brute_range(const RowPoints& p, const double* radius
 }
 
 bool use_tree(CpuAlgo algo, std::int64_t d) {
-  if (algo == CpuAlgo::kScan)
-    throw std::invalid_argument("mi: the scan engine computes the KSG counts only");
+  if (algo == CpuAlgo::kScan || algo == CpuAlgo::kGrouped)
+    throw std::invalid_argument("mi: the scan and grouped engines compute the KSG counts only");
   if (algo == CpuAlgo::kKdTree) return true;
   if (algo == CpuAlgo::kBruteForce) return false;
   return d <= kKdTreeMaxDim;
@@ -746,6 +748,7 @@ void parallel_workers(std::int64_t n, int threads, std::int64_t chunk,
     work(0);
     return;
   }
+  if (run_on_pool(nt, work)) return;
   std::vector<std::thread> pool;
   pool.reserve(nt - 1);
   for (int t = 1; t < nt; ++t) pool.emplace_back(work, t);
@@ -829,11 +832,35 @@ Prepared prepare(const double* x, std::int64_t dx, const double* y, std::int64_t
 
 }  // namespace
 
+namespace {
+
+// kAuto and kGrouped: the grouped engine when Y falls apart into groups it can prove exact.
+// True when it computed the counts; a forced kGrouped throws where kAuto moves on.
+bool try_grouped(const double* x, std::int64_t dx, const double* y, std::int64_t dy, std::int64_t n,
+                 int k, CpuAlgo algo, int threads, const Outputs& out) {
+  if (algo != CpuAlgo::kAuto && algo != CpuAlgo::kGrouped) return false;
+  const YGroups groups = group_rows(y, dy, n, k);
+  const bool forced = algo == CpuAlgo::kGrouped;
+  if (!groups.declined.empty()) {
+    if (forced) throw std::invalid_argument("mi: the grouped engine declines: " + groups.declined);
+    return false;
+  }
+  if (grouped_counts(x, dx, y, dy, n, k, groups, threads, out.eps, out.nx, out.ny)) return true;
+  if (forced)
+    throw std::invalid_argument(
+        "mi: the grouped engine declines: a k-th neighbour distance exceeds its group's "
+        "separation in Y");
+  return false;
+}
+
+}  // namespace
+
 CpuAlgo ksg_counts_cpu(const double* x, std::int64_t dx, const double* y, std::int64_t dy,
                        std::int64_t n, int k, CpuAlgo algo, int threads, double* eps,
                        std::int64_t* nx, std::int64_t* ny, EngineProbe* report) {
   check_args(n, k);
   const Outputs out{eps, nx, ny};
+  if (try_grouped(x, dx, y, dy, n, k, algo, threads, out)) return CpuAlgo::kGrouped;
   if (algo == CpuAlgo::kBruteForce || (algo == CpuAlgo::kAuto && dx + dy > kKdTreeMaxDim)) {
     // Order the points as the leaves of a k-d tree on Y (with class labels: class by class).
     const std::vector<std::int64_t> order = KdTree(y, n, dy).order();
@@ -856,9 +883,112 @@ CpuAlgo ksg_counts_cpu(const double* x, std::int64_t dx, const double* y, std::i
   return CpuAlgo::kScan;
 }
 
+namespace {
+
+// Rows in slabs along the coordinate of widest range: a counting sort into about n / 8 equal
+// buckets (O(n), where the k-d tree's order costs O(n d log n)), so that the scan's tiles of 64
+// consecutive rows are thin in that coordinate and far tiles are skipped. Any order gives the
+// same counts; this one only decides how much the tile boxes prune.
+std::vector<std::int64_t> slab_order(const double* pts, std::int64_t n, std::int64_t d) {
+  std::int64_t widest = 0;
+  double lo = 0, hi = 0, widest_range = -1;
+  for (std::int64_t c = 0; c < d; ++c) {
+    double l = pts[c], h = pts[c];
+    for (std::int64_t i = 1; i < n; ++i) {
+      l = std::min(l, pts[i * d + c]);
+      h = std::max(h, pts[i * d + c]);
+    }
+    if (h - l > widest_range) {
+      widest = c;
+      widest_range = h - l;
+      lo = l;
+      hi = h;
+    }
+  }
+  const std::int64_t buckets = std::max<std::int64_t>(1, n / 8);
+  const double scale =
+      hi > lo && std::isfinite(hi - lo) ? static_cast<double>(buckets) / (hi - lo) : 0;
+  auto bucket = [&](std::int64_t i) {
+    const double t = (pts[i * d + widest] - lo) * scale;
+    return t >= static_cast<double>(buckets - 1) ? buckets - 1
+                                                 : static_cast<std::int64_t>(std::max(t, 0.0));
+  };
+  std::vector<std::int64_t> start(buckets + 1, 0), order(n);
+  for (std::int64_t i = 0; i < n; ++i) ++start[bucket(i) + 1];
+  std::partial_sum(start.begin(), start.end(), start.begin());
+  for (std::int64_t i = 0; i < n; ++i) order[start[bucket(i)]++] = i;
+  return order;
+}
+
+}  // namespace
+
+// One of the three: the scan (order + points), the k-d tree, or the brute force's rows.
+struct RangeCounter::Engines {
+  std::vector<std::int64_t> order;  // the scan's position -> row
+  std::unique_ptr<ScanPoints> scan;
+  std::unique_ptr<KdTree> tree;
+  std::unique_ptr<RowPoints> rows;
+};
+
+RangeCounter::RangeCounter(const double* pts, std::int64_t n, std::int64_t d)
+    : engines_(std::make_unique<Engines>()) {
+  Engines& e = *engines_;
+  if (n <= kScanCountMaxRows && d <= kKdTreeMaxDim) {
+    e.order = slab_order(pts, n, d);
+    e.scan = std::make_unique<ScanPoints>(pts, d, pts, 0, n, e.order.data());
+    if (e.scan->usable()) return;
+    e.scan.reset();
+  }
+  if (d <= kKdTreeMaxDim)
+    e.tree = std::make_unique<KdTree>(pts, n, d);
+  else
+    e.rows = std::make_unique<RowPoints>(pts, n, d);
+}
+
+RangeCounter::~RangeCounter() = default;
+
+void RangeCounter::count(const double* radius, int threads, std::int64_t* out) const {
+  const Engines& e = *engines_;
+  if (e.tree) {
+    parallel_chunks(
+        static_cast<std::int64_t>(e.tree->leaves().size()), threads, 4,
+        [&](std::int64_t b, std::int64_t end) { count_leaves(*e.tree, radius, b, end, out); });
+    return;
+  }
+  if (e.rows) {
+    parallel_chunks(e.rows->n, threads, 16, [&](std::int64_t b, std::int64_t end) {
+      count_brute_range(*e.rows, radius, b, end, out);
+    });
+    return;
+  }
+  const ScanPoints& sp = *e.scan;
+  std::vector<double> radius_pos(sp.n);
+  for (std::int64_t p = 0; p < sp.n; ++p) radius_pos[p] = radius[e.order[p]];
+  const ScanRadii radii(sp, radius_pos);
+  std::vector<std::vector<std::int32_t>> counts(mi::resolve_threads(threads));
+  // Dynamic chunks of one tile row: the first rows are the longest.
+  parallel_workers(sp.tiles, threads, 1, [&](int w, std::int64_t b, std::int64_t end) {
+    if (counts[w].empty()) counts[w].assign(sp.stride, 0);
+    for (std::int64_t a = b; a < end; ++a) scan_count_row_x(sp, radii, a, counts[w].data());
+  });
+  for (std::int64_t p = 0; p < sp.n; ++p) {
+    std::int64_t sum = 0;  // integers: the order of the per-thread counts does not matter
+    for (const auto& c : counts)
+      if (!c.empty()) sum += c[p];
+    out[e.order[p]] = sum;
+  }
+}
+
 CpuAlgo choose_cpu_engine(const double* x, std::int64_t dx, const double* y, std::int64_t dy,
                           std::int64_t n, int k, EngineProbe* report, bool probe_both) {
   check_args(n, k);
+  if (!probe_both) {
+    std::vector<double> eps(n);
+    std::vector<std::int64_t> nx(n), ny(n);
+    if (try_grouped(x, dx, y, dy, n, k, CpuAlgo::kAuto, 1,
+                    Outputs{eps.data(), nx.data(), ny.data()}))
+      return CpuAlgo::kGrouped;
+  }
   if (dx + dy > kKdTreeMaxDim) return CpuAlgo::kBruteForce;
   return prepare(x, dx, y, dy, n, k, CpuAlgo::kAuto, 1, report, probe_both).choice;
 }

@@ -5,13 +5,16 @@
 // bit-identical distances and therefore identical counts.
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <vector>
 
 #include "mi/scan.h"
 
 namespace automl::mi::detail {
 
-// kScan: the tiled scan (mi/scan.h); KSG counts only (kth_distances / range_counts refuse it).
-enum class CpuAlgo { kAuto, kKdTree, kBruteForce, kScan };
+// kScan: the tiled scan (mi/scan.h); kGrouped: the grouped engine (mi/ksg_grouped.h). Both
+// compute KSG counts only (kth_distances / range_counts refuse them).
+enum class CpuAlgo { kAuto, kKdTree, kBruteForce, kScan, kGrouped };
 
 // Joint dimension above which kAuto takes the blocked brute force with early exit (the tree and
 // the scan compute every coordinate of a pair; that one stops at the k-th distance). At or
@@ -38,13 +41,17 @@ struct EngineProbe {
 
 // KSG estimator-1 counts: eps[i] = k-th smallest joint distance max(dx_ij, dy_ij) over j != i;
 // nx[i] = #{j != i : dx_ij < eps[i]}, ny[i] likewise. x: [n, dx], y: [n, dy] row-major.
-// Returns the engine that computed them; *report (when not null) gets kAuto's probe.
+// Returns the engine that computed them; *report (when not null) gets kAuto's probe (not run
+// when kAuto takes the grouped engine, which it tries first). A forced kGrouped throws
+// std::invalid_argument on input it cannot compute exactly.
 CpuAlgo ksg_counts_cpu(const double* x, std::int64_t dx, const double* y, std::int64_t dy,
                        std::int64_t n, int k, CpuAlgo algo, int threads, double* eps,
                        std::int64_t* nx, std::int64_t* ny, EngineProbe* report = nullptr);
 
 // The engine kAuto would pick for these inputs (runs only its probe); *report gets the probe.
-// probe_both: also probe the scan where the tree clearly wins (calibration needs both counts).
+// probe_both: also probe the scan where the tree clearly wins (calibration needs both counts);
+// it skips the grouped engine. Otherwise the grouped engine is tried in full (it is exact only
+// once its counts are known), so this can cost as much as the counts.
 CpuAlgo choose_cpu_engine(const double* x, std::int64_t dx, const double* y, std::int64_t dy,
                           std::int64_t n, int k, EngineProbe* report = nullptr,
                           bool probe_both = false);
@@ -56,6 +63,31 @@ void kth_distances(const double* pts, std::int64_t n, std::int64_t d, int k, Cpu
 // out[i] = #{j != i : dist(i, j) < radius[i]}.
 void range_counts(const double* pts, std::int64_t n, std::int64_t d, const double* radius,
                   CpuAlgo algo, int threads, std::int64_t* out);
+
+// range_counts in two steps, so that the set-up (the structure the search needs) can run while
+// the radii are still being computed. The engine: up to kScanCountMaxRows rows and 32
+// dimensions, the scan's pass 2 (each pair once, float32 filter, exact float64 where it cannot
+// decide; rows in slabs of the widest coordinate); else what range_counts takes (the k-d tree
+// up to 32 dimensions, the blocked brute force above; also where the scan cannot bound the
+// coordinates). All give the same counts.
+class RangeCounter {
+ public:
+  RangeCounter(const double* pts, std::int64_t n, std::int64_t d);
+  ~RangeCounter();
+  RangeCounter(const RangeCounter&) = delete;
+  RangeCounter& operator=(const RangeCounter&) = delete;
+  // out[i] = #{j != i : dist(i, j) < radius[i]}.
+  void count(const double* radius, int threads, std::int64_t* out) const;
+
+ private:
+  struct Engines;
+  std::unique_ptr<Engines> engines_;
+};
+
+// Rows up to which RangeCounter takes the scan. Where neither prunes (softmax outputs, 10
+// columns, one thread, whole grouped estimate), the scan's work grows as n^2 and the tree's
+// more slowly: 2.25 vs 2.54 ms at 2000 rows, 5.24 vs 5.08 at 3000 (bench_mi, 2026-12-01).
+constexpr std::int64_t kScanCountMaxRows = 2048;
 
 // Runs f(begin, end) over [0, n) in chunks on `threads` threads (0 = all cores).
 void parallel_chunks(std::int64_t n, int threads, std::int64_t chunk,

@@ -52,14 +52,18 @@ double jitter_uniform(std::uint64_t seed, std::uint64_t index);
 
 // Which neighbour-search engine computes the KSG counts.
 enum class Method {
-  kAuto,        // CPU: blocked brute force above 32 joint dimensions; at or below, the k-d tree
-                // or the scan, whichever a probe on a sample of the data finds cheaper.
+  kAuto,        // CPU: the grouped engine when it applies; else blocked brute force above 32
+                // joint dimensions; at or below, the k-d tree or the scan, whichever a probe on
+                // a sample of the data finds cheaper.
                 // CUDA tensors: the GPU.
   kKdTree,      // CPU k-d trees (joint kNN, marginal range counts)
   kBruteForce,  // CPU blocked brute force with early exit
   kCuda,        // the CUDA kernels (throws when not built with CUDA)
   kScan,        // CPU tiled scan: the pairs tile boxes leave, 16 float32 lanes per vector,
                 // borderline ones redone in float64
+  kGrouped,     // CPU, Y in separated groups (jittered one-hot labels): kNN and ny within each
+                // group, proven exact by the groups' Y separation; on other input a forced
+                // kGrouped throws std::invalid_argument
 };
 
 // Per-point KSG quantities on already-jittered float64 input: eps[i] = distance to the k-th

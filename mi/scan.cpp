@@ -397,6 +397,11 @@ void scan_count_row(const ScanPoints& p, const ScanRadii& r, std::int64_t a, std
   AUTOML_MI_SCAN_DISPATCH(count_row(p, r, a, out_x, out_y, work));
 }
 
+void scan_count_row_x(const ScanPoints& p, const ScanRadii& r, std::int64_t a,
+                      std::int32_t* out_x) {
+  AUTOML_MI_SCAN_DISPATCH(count_row_x(p, r, a, out_x));
+}
+
 void scan_count_queries(const ScanPoints& p, const ScanRadii& r, std::int64_t begin,
                         std::int64_t end, std::int64_t first_tile, std::int64_t tile_stride,
                         ScanScratch& scratch, std::int32_t* out_x, std::int32_t* out_y,

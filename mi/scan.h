@@ -106,6 +106,9 @@ struct ScanRadii {
 void scan_count_row(const ScanPoints& p, const ScanRadii& r, std::int64_t a, std::int32_t* out_x,
                     std::int32_t* out_y, ScanWork* work);
 
+// scan_count_row for X alone (out_x only); a ScanPoints built with dy = 0 suffices.
+void scan_count_row_x(const ScanPoints& p, const ScanRadii& r, std::int64_t a, std::int32_t* out_x);
+
 // The queries' own side of pass 2, for positions [begin, end) (only their eps are needed),
 // against every tile_stride-th tile from first_tile: what pass 2 costs per query, for the probe
 // (which scales by tile_stride). Adds to out_x / out_y.

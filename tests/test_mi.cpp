@@ -14,6 +14,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/error.h"
@@ -171,6 +172,8 @@ TEST_CASE("mi: fast paths give exactly the naive reference counts", "[mi]") {
     for (auto m : kCpuMethods)
       for (int threads : {1, 2}) require_same_counts(mi::ksg_counts(t, y, k, m, threads), ref);
     require_same_counts(portable_scan_counts(t, y, k), ref);
+    for (int threads : {1, 2})  // the grouped engine, which kAuto takes here
+      require_same_counts(mi::ksg_counts(t, y, k, mi::Method::kGrouped, threads), ref);
   }
   SECTION("high dimension (brute force with early exit) and k = 5") {
     auto [x, y] = gaussian_pairs(300, 70, 0.5, 12);
@@ -444,10 +447,212 @@ TEST_CASE("mi: data the scan's float filter cannot bound goes to the tree", "[mi
     yv.push_back(i % 7);
   }
   const at::Tensor x = from_vector(xv, 300, 1), y = from_vector(yv, 300, 1);
-  const auto chosen = mi::ksg_counts(x, y, 3, mi::Method::kAuto, 2);
-  CHECK(chosen.method == mi::Method::kKdTree);
-  require_same_counts(chosen, mi::ksg_counts(x, y, 3, mi::Method::kKdTree, 1));
+  const auto reference = mi::ksg_counts(x, y, 3, mi::Method::kKdTree, 1);
   CHECK_THROWS_AS(mi::ksg_counts(x, y, 3, mi::Method::kScan, 1), std::invalid_argument);
+  // Y on 7 levels: the grouped engine takes it, and its X counts fall back from the scan to the
+  // tree.
+  const auto grouped = mi::ksg_counts(x, y, 3, mi::Method::kAuto, 2);
+  CHECK(grouped.method == mi::Method::kGrouped);
+  require_same_counts(grouped, reference);
+  // Continuous Y: kAuto takes the tree.
+  const at::Tensor yc = at::randn({300, 1}, at::TensorOptions().dtype(at::kDouble));
+  const auto chosen = mi::ksg_counts(x, yc, 3, mi::Method::kAuto, 2);
+  CHECK(chosen.method == mi::Method::kKdTree);
+  require_same_counts(chosen, mi::ksg_counts(x, yc, 3, mi::Method::kKdTree, 1));
+}
+
+namespace {
+
+// Labels with sizes[c] rows of class c, in a seeded random order.
+at::Tensor labels_of_sizes(const std::vector<std::int64_t>& sizes, std::uint64_t seed) {
+  std::vector<std::int64_t> v;
+  for (std::size_t c = 0; c < sizes.size(); ++c)
+    v.insert(v.end(), sizes[c], static_cast<std::int64_t>(c));
+  std::shuffle(v.begin(), v.end(), std::mt19937_64(seed));
+  return at::tensor(v);
+}
+
+// The grouped engine (forced) and kAuto against the brute force, bit for bit, threads 1 and 2;
+// kAuto must have picked the grouped engine.
+void require_grouped_exact(const at::Tensor& t, const at::Tensor& y, int k = 3) {
+  const auto brute = mi::ksg_counts(t, y, k, mi::Method::kBruteForce, 2);
+  for (int threads : {1, 2, 3}) {
+    const auto grouped = mi::ksg_counts(t, y, k, mi::Method::kGrouped, threads);
+    CHECK(grouped.method == mi::Method::kGrouped);
+    require_same_counts(grouped, brute);
+    const auto chosen = mi::ksg_counts(t, y, k, mi::Method::kAuto, threads);
+    CHECK(chosen.method == mi::Method::kGrouped);
+    require_same_counts(chosen, brute);
+  }
+}
+
+// Input the grouped engine must decline: kAuto takes another engine (same counts as the brute
+// force), a forced kGrouped throws.
+void require_grouped_declines(const at::Tensor& t, const at::Tensor& y, const std::string& why,
+                              int k = 3) {
+  const auto brute = mi::ksg_counts(t, y, k, mi::Method::kBruteForce, 2);
+  const auto chosen = mi::ksg_counts(t, y, k, mi::Method::kAuto, 2);
+  CHECK(chosen.method != mi::Method::kGrouped);
+  require_same_counts(chosen, brute);
+  CHECK_THROWS_AS(mi::ksg_counts(t, y, k, mi::Method::kGrouped, 2), std::invalid_argument);
+  CHECK_THROWS_WITH(mi::ksg_counts(t, y, k, mi::Method::kGrouped, 2),
+                    Catch::Matchers::Contains(why));
+}
+
+at::Tensor jittered(const at::Tensor& x, std::uint64_t seed, std::uint64_t offset = 0) {
+  return mi::add_jitter(x, 1e-10, seed, offset);
+}
+
+}  // namespace
+
+TEST_CASE("mi: the grouped engine gives exactly the brute-force counts", "[mi]") {
+  SECTION("softmax outputs against jittered one-hot labels, many inputs") {
+    for (std::uint64_t seed = 1; seed <= 6; ++seed) {
+      const std::int64_t n = 150 + 350 * static_cast<std::int64_t>(seed);
+      const at::Tensor labels = random_labels(n, 10, seed);
+      const at::Tensor t = jittered(softmax_outputs(labels, 10, 0.5 * seed, seed + 100), seed);
+      const at::Tensor y = jittered(mi::one_hot(labels, 10), seed, t.numel());
+      require_grouped_exact(t, y);
+    }
+  }
+  SECTION("classes of very different sizes, k = 1 .. 9") {
+    const at::Tensor labels = labels_of_sizes({10, 40, 400, 2000, 12}, 21);
+    const at::Tensor t = jittered(softmax_outputs(labels, 5, 2.0, 22), 23);
+    const at::Tensor y = jittered(mi::one_hot(labels, 5), 23, t.numel());
+    for (int k : {1, 3, 8, 9}) require_grouped_exact(t, y, k);
+  }
+  SECTION("groups larger than the small-group kNN (k-d tree per group), low-dimensional T") {
+    const at::Tensor labels = random_labels(5000, 2, 31);
+    const at::Tensor t =
+        jittered(at::randn({5000, 3}, at::TensorOptions().dtype(at::kDouble)) * 0.05, 32);
+    require_grouped_exact(t, jittered(mi::one_hot(labels, 2), 32, t.numel()));
+  }
+  SECTION("ties: duplicated T rows, with and without jitter on Y") {
+    const at::Tensor labels = random_labels(600, 4, 41);
+    std::vector<double> tv;
+    for (int i = 0; i < 600; ++i)
+      for (int c = 0; c < 3; ++c) tv.push_back((i * (c + 1)) % 5 * 0.25);
+    const at::Tensor t = from_vector(tv, 600, 3);  // 125 distinct rows at most: exact ties
+    require_grouped_exact(t, jittered(mi::one_hot(labels, 4), 42));
+    require_grouped_exact(t, mi::one_hot(labels, 4));  // eps = 0 for many rows
+  }
+  SECTION("high-dimensional T (784): blocked brute force within the groups and for nx") {
+    // Class means N(0, 1) per coordinate, spread 0.1 around them: within a class the max-norm
+    // distances (~0.5) stay below the labels' separation of 1.
+    const at::Tensor labels = random_labels(400, 5, 51);
+    const auto f64 = at::TensorOptions().dtype(at::kDouble);
+    const at::Tensor means = at::randn({5, 784}, f64);
+    const at::Tensor t =
+        jittered(means.index_select(0, labels) + 0.1 * at::randn({400, 784}, f64), 52);
+    require_grouped_exact(t, jittered(mi::one_hot(labels, 5), 52, t.numel()));
+  }
+  SECTION("one-hot with a label absent from the rows (a column of jitter alone)") {
+    const at::Tensor labels = random_labels(700, 9, 65);
+    const at::Tensor t = jittered(softmax_outputs(labels, 10, 2.0, 66), 67);
+    require_grouped_exact(t, jittered(mi::one_hot(labels, 10), 67, t.numel()));
+  }
+  SECTION("Y on integer levels in one column") {
+    const at::Tensor labels = random_labels(800, 6, 61);
+    const at::Tensor t = jittered(softmax_outputs(labels, 6, 1.5, 62), 63);
+    require_grouped_exact(t, jittered(labels.to(at::kDouble).unsqueeze(1), 63, t.numel()));
+  }
+}
+
+TEST_CASE("mi: the grouped engine declines what it cannot prove exact", "[mi]") {
+  SECTION("a class with k or fewer members") {
+    at::Tensor labels = random_labels(500, 3, 71);
+    for (int i = 0; i < 3; ++i) labels.data_ptr<std::int64_t>()[i * 100] = 3;  // 3 rows, k = 3
+    const at::Tensor t = jittered(softmax_outputs(labels, 4, 2.0, 72), 73);
+    require_grouped_declines(t, jittered(mi::one_hot(labels, 4), 73, t.numel()), "has 3 rows");
+  }
+  SECTION("two clusters of Y closer than some k-th neighbour distance") {
+    // Two tight clusters 0.02 apart; T uniform in 2-D, so k-th neighbour distances ~0.1.
+    std::mt19937_64 gen(81);
+    std::uniform_real_distribution<double> u(0, 1);
+    std::vector<double> tv, yv;
+    for (int i = 0; i < 400; ++i) {
+      tv.push_back(u(gen));
+      tv.push_back(u(gen));
+      yv.push_back((i % 2 == 0 ? 0 : 0.021) + 0.001 * u(gen));
+    }
+    require_grouped_declines(from_vector(tv, 400, 2), from_vector(yv, 400, 1), "separation");
+  }
+  SECTION("a single class") {
+    const at::Tensor labels = at::zeros({300}, at::TensorOptions().dtype(at::kLong));
+    const at::Tensor t = jittered(at::rand({300, 2}).to(at::kDouble), 91);
+    require_grouped_declines(t, jittered(mi::one_hot(labels, 3), 91, t.numel()), "declines");
+  }
+  SECTION("Gaussian Y (kAuto does not pick it), Gaussian T against one-hot Y at small n") {
+    for (int d : {1, 2, 10}) {
+      auto [x, y] = gaussian_pairs(2000, d, 0.6, 92);
+      require_grouped_declines(jittered(x, 93), jittered(y, 93, x.numel()), "declines");
+    }
+    const at::Tensor labels = random_labels(1000, 10, 94);
+    const at::Tensor t =
+        jittered(at::randn({1000, 10}, at::TensorOptions().dtype(at::kDouble)), 95);
+    require_grouped_declines(t, jittered(mi::one_hot(labels, 10), 95, t.numel()), "separation");
+    // Groups large enough for the k-d tree: the sample of rows checked first declines.
+    const at::Tensor big = random_labels(3000, 2, 96);
+    const at::Tensor tb =
+        jittered(at::randn({3000, 6}, at::TensorOptions().dtype(at::kDouble)), 97);
+    require_grouped_declines(tb, jittered(mi::one_hot(big, 2), 97, tb.numel()), "separation");
+  }
+}
+
+TEST_CASE("mi: the grouped engine's estimate matches the closed form and the brute force", "[mi]") {
+  // Y ~ Bernoulli(1/2) as one-hot, T | Y=0 ~ U[0,1), T | Y=1 ~ U[0.5,1.5): I = 0.5 ln 2.
+  std::mt19937_64 gen(101);
+  std::uniform_real_distribution<double> u(0, 1);
+  const std::int64_t n = 5000;
+  std::vector<double> tv(n);
+  at::Tensor labels = at::empty({n}, at::TensorOptions().dtype(at::kLong));
+  for (std::int64_t i = 0; i < n; ++i) {
+    const int l = static_cast<int>(gen() & 1);
+    labels.data_ptr<std::int64_t>()[i] = l;
+    tv[i] = u(gen) + 0.5 * l;
+  }
+  const at::Tensor t = from_vector(tv, n, 1), y = mi::one_hot(labels, 2);
+  mi::KsgOptions o;
+  o.seed = 7;
+  const double value = mi::ksg(t, y, o);
+  CHECK(value == Approx(0.5 * std::log(2.0)).margin(0.03));
+  // ksg() takes the grouped engine here; the value is the brute force's, bit for bit.
+  const at::Tensor tj = mi::add_jitter(t, o.jitter_amplitude, o.seed);
+  const at::Tensor yj = mi::add_jitter(y, o.jitter_amplitude, o.seed, t.numel());
+  CHECK(mi::ksg_counts(tj, yj, 3, mi::Method::kAuto, 2).method == mi::Method::kGrouped);
+  CHECK(value == mi::ksg_from_counts(mi::ksg_counts(tj, yj, 3, mi::Method::kBruteForce, 2), 3));
+}
+
+TEST_CASE("mi: the jitter is x + a * u(seed, e + offset), element by element", "[mi]") {
+  // The vectorised jitter loop (an AVX-512 clone where the CPU has it) against the SPEC formula
+  // written plainly, bit for bit; 1003 elements, so the vector loop has a scalar tail.
+  const at::Tensor x = at::randn({59, 17}, at::TensorOptions().dtype(at::kDouble));
+  const at::Tensor j = mi::add_jitter(x, 1e-10, 77, 12345);
+  std::size_t bad = 0;
+  for (std::int64_t e = 0; e < x.numel(); ++e) {
+    const double noise = 1e-10 * mi::jitter_uniform(77, static_cast<std::uint64_t>(e) + 12345);
+    volatile double want = x.data_ptr<double>()[e];
+    want = want + noise;
+    if (j.data_ptr<double>()[e] != want) ++bad;
+  }
+  CHECK(bad == 0);
+}
+
+TEST_CASE("mi: concurrent estimates share the worker pool safely", "[mi]") {
+  const at::Tensor labels = random_labels(2000, 10, 111);
+  const at::Tensor t = jittered(softmax_outputs(labels, 10, 2.0, 112), 113);
+  const at::Tensor y = jittered(mi::one_hot(labels, 10), 113, t.numel());
+  const auto reference = mi::ksg_counts(t, y, 3, mi::Method::kBruteForce, 1);
+  std::vector<mi::KsgCounts> results(4);
+  std::vector<std::thread> callers;
+  for (std::size_t c = 0; c < results.size(); ++c)
+    callers.emplace_back([&, c] {
+      for (int r = 0; r < 5; ++r)
+        results[c] =
+            mi::ksg_counts(t, y, 3, c % 2 == 0 ? mi::Method::kAuto : mi::Method::kKdTree, 2);
+    });
+  for (auto& th : callers) th.join();
+  for (const auto& r : results) require_same_counts(r, reference);
 }
 
 TEST_CASE("mi: argument errors", "[mi]") {
