@@ -22,7 +22,9 @@ import sys
 
 EPOCH_FIELDS = ["lr", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "ity",
                 "bound", "train_mae", "test_mae", "validation_accuracy", "validation_mae"]
-TIMING_KEYS = {"seconds", "seconds_per_epoch", "estimated_device_seconds", "images_per_second"}
+# Measured, not computed: how long things took, and when a remembered placement was measured.
+TIMING_KEYS = {"seconds", "seconds_per_epoch", "estimated_device_seconds", "images_per_second",
+               "measured_at"}
 
 
 class Postgres:
