@@ -75,6 +75,9 @@ double MiProbe::estimate(const torch::Tensor& t) const {
   mi::KsgOptions options;
   options.k = config_.k;
   options.seed = seed_;
+  // The trial's own threads (trials::set_threads): the machine's other cores belong to the
+  // other slots' trials. The counts, and so the estimate, do not depend on it.
+  options.threads = torch::get_num_threads();
   if (config_.estimator == "ksg_cd") return mi::ksg_cd(t, labels_, options);
   return mi::ksg(t, y_.to(t.device()), options);
 }
