@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -103,6 +104,19 @@ std::vector<int> reap(std::vector<Child>& children, bool kill_them) {
   return statuses;
 }
 
+// Ignores a signal for as long as it lives.
+class IgnoredSignal {
+ public:
+  explicit IgnoredSignal(int signal) : signal_(signal), before_(std::signal(signal, SIG_IGN)) {}
+  IgnoredSignal(const IgnoredSignal&) = delete;
+  IgnoredSignal& operator=(const IgnoredSignal&) = delete;
+  ~IgnoredSignal() { std::signal(signal_, before_); }
+
+ private:
+  int signal_;
+  void (*before_)(int);
+};
+
 // The measuring children of one probe, started together (they load side by side) before the
 // first layout is measured, and kept for the next.
 class ProbePool {
@@ -115,12 +129,14 @@ class ProbePool {
 
   // Sum of the images/s of the first `layout.slots` children, training together.
   double measure(const Layout& layout, double seconds) {
+    // A child that died since it got ready is an error below, not the engine's death by SIGPIPE.
+    const IgnoredSignal no_sigpipe(SIGPIPE);
     try {
       grow(std::max(layout.slots, most_slots_));
       for (int k = 0; k < layout.slots; ++k) {
-        std::fputs(fmt::format("measure {} {}\n", layout.threads, seconds).c_str(),
-                   children_[k].in);
-        std::fflush(children_[k].in);
+        const auto request = fmt::format("measure {} {}\n", layout.threads, seconds);
+        if (std::fputs(request.c_str(), children_[k].in) < 0 || std::fflush(children_[k].in) != 0)
+          throw std::runtime_error("a child ended before it was asked to measure");
       }
       double total = 0;
       for (int k = 0; k < layout.slots; ++k) total += read_rate(children_[k]);

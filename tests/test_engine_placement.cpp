@@ -268,3 +268,17 @@ TEST_CASE("An experiment of a model this machine measured before is placed witho
           place_experiment(experiment("two", 2), 0, nullptr, 0, options, record);
         }).find("placement") != std::string::npos);
 }
+
+TEST_CASE("A measuring child that dies is a clear error and not the engine's death",
+          "[engine][placement]") {
+  test::TempDir dir;
+  // Gets ready as `automl throughput` does, then dies before (or while) it is asked to measure.
+  const auto fake = dir.file("automl");
+  test::write_text(fake, "#!/bin/sh\necho ready\nexit 3\n");
+  std::filesystem::permissions(fake, std::filesystem::perms::owner_all);
+  trials::TrialConfig trial;
+  const auto probe = process_probe(fake, trial, false, 0.2, 2);
+  const auto error = runtime_error_of([&] { probe(Layout{2, 1}); });
+  CHECK(error.find("measuring 2 concurrent trial(s) for the placement failed") !=
+        std::string::npos);
+}
