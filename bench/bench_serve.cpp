@@ -3,11 +3,7 @@
 //   build/bench/make_trials_db /tmp/trials.db && build/bench/bench_serve --db /tmp/trials.db
 // Prints, per route, the median and the slowest of --reps requests (each on a new connection,
 // as the page's fetches may be), and the experiment page's requests added up.
-#include <arpa/inet.h>
 #include <fmt/format.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -17,30 +13,16 @@
 #include <thread>
 #include <vector>
 
+#include "loopback_http.h"  // tests/
 #include "serve/serve.h"
 
 namespace {
 
 // Sends one GET and reads the whole answer; returns its status and size.
 std::pair<int, std::size_t> fetch(std::uint16_t port, const std::string& target) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-    ::close(fd);
-    return {0, 0};
-  }
-  const std::string request =
-      "GET " + target + " HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n";
-  ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-  std::string answer;
-  char buffer[65536];
-  for (ssize_t n; (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) answer.append(buffer, n);
-  ::close(fd);
-  const int status = answer.size() > 12 ? std::atoi(answer.c_str() + 9) : 0;
-  return {status, answer.size()};
+  const auto answer = automl::test::http_exchange(
+      port, "GET " + target + " HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n");
+  return {automl::test::http_status(answer), answer.size()};
 }
 
 double ms_since(std::chrono::steady_clock::time_point start) {

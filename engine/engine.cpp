@@ -178,7 +178,11 @@ PlacementChoice measured_placement(const experiments::ExperimentConfig& e, int g
       choose_placement(candidates, on_gpu,
                        process_probe(options.executable, e.trial, on_gpu, options.probe_seconds,
                                      candidates.back().slots));  // candidates grow in slots
-  memory.remember(key, placement);
+  try {
+    memory.remember(key, placement);
+  } catch (const std::exception& e) {  // a cache it cannot write costs the next run a probe
+    log(fmt::format("placement memory: not remembered: {}", e.what()));
+  }
   return placement;
 }
 

@@ -93,7 +93,8 @@ nlohmann::json placement_key(const trials::TrialConfig& trial, bool on_gpu, int 
 
 // Placements measured on this machine, in a JSON file of the user's cache directory (written
 // whole, by rename, so a crash or a second engine never leaves it half-written). An unreadable
-// file is reported by `recall` (std::runtime_error naming it) and replaced by `remember`.
+// file is reported by `recall` (std::runtime_error naming it) and replaced by `remember`, which
+// throws std::runtime_error when it cannot write the file.
 class PlacementMemory {
  public:
   explicit PlacementMemory(std::filesystem::path file) : file_(std::move(file)) {}

@@ -22,10 +22,8 @@ fi
 work=$(mktemp -d)
 export AUTOML_CACHE_DIR="$work/cache"  # placements measured here stay here
 trap 'rm -rf "$work"' EXIT
-fail() {
-  echo "FAILED: $*" >&2
-  exit 1
-}
+# shellcheck source=tests/lib.sh
+source "$(dirname "$0")/lib.sh"  # fail
 
 cp "$example/model.py" "$example/experiment.yaml" "$work/"
 cd "$work"

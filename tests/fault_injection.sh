@@ -13,6 +13,8 @@ set -euo pipefail
 automl=$(realpath "$1")
 shift
 source_dir=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=tests/lib.sh
+source "$source_dir/tests/lib.sh"  # fail, poll
 experiment="$source_dir/experiments/smoke.yaml"
 compare="$source_dir/scripts/compare-databases.py"
 scenarios=("$@")
@@ -27,11 +29,6 @@ work=$(mktemp -d)
 export AUTOML_CACHE_DIR="$work/cache"  # placements measured here stay here
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
-fail() {
-  echo "FAILED: $*" >&2
-  exit 1
-}
-
 # sql DB "SELECT ..." -> rows (empty when the database or its tables do not exist yet).
 sql() { sqlite3 -readonly "file:$1?mode=ro" "$2" 2>/dev/null || true; }
 
@@ -45,15 +42,7 @@ start_engine() {
 }
 
 # Waits (at most $2 s, default 120) until `sql $db "$1"` prints something; prints it.
-wait_for() {
-  local query=$1 limit=${2:-120} out=""
-  for ((i = 0; i < limit * 20; ++i)); do
-    out=$(sql "$db" "$query")
-    [[ -n $out ]] && { echo "$out"; return 0; }
-    sleep 0.05
-  done
-  fail "timed out waiting for: $query"
-}
+wait_for() { poll "${2:-120}" 0.05 sql "$db" "$1"; }
 
 # The pid of a worker process of database $1, as soon as one exists.
 first_worker() {

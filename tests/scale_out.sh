@@ -18,6 +18,8 @@ set -euo pipefail
 automl=$(realpath "$1")
 shift
 source_dir=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=tests/lib.sh
+source "$source_dir/tests/lib.sh"  # fail, poll
 experiment="$source_dir/experiments/smoke.yaml"
 compare="$source_dir/scripts/compare-databases.py"
 scenarios=("$@")
@@ -26,10 +28,6 @@ scenarios=("$@")
 skip() {
   echo "skipped: $*"
   exit 77
-}
-fail() {
-  echo "FAILED: $*" >&2
-  exit 1
 }
 
 [[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]] ||
@@ -65,15 +63,7 @@ new_database() {
 sql() { psql "$1" -qAt -c "$2" 2> /dev/null || true; }
 
 # Waits (at most $3 s) until `sql $1 "$2"` prints something; prints it.
-wait_for() {
-  local url=$1 query=$2 limit=${3:-300} out=""
-  for ((i = 0; i < limit * 5; ++i)); do
-    out=$(sql "$url" "$query")
-    [[ -n $out ]] && { echo "$out"; return 0; }
-    sleep 0.2
-  done
-  fail "timed out waiting for: $query"
-}
+wait_for() { poll "${3:-300}" 0.2 sql "$1" "$2"; }
 
 # A running trial that has committed an epoch: "id|worker" (worker = host:pid).
 mid_trial() {

@@ -40,17 +40,6 @@ struct TableProbe {
   }
 };
 
-// The message of the std::runtime_error `f` throws ("" when it throws none).
-template <typename F>
-std::string runtime_error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::runtime_error& error) {
-    return error.what();
-  }
-  return "";
-}
-
 nlohmann::json read_json(const std::string& path) {
   std::ifstream in(path);
   return nlohmann::json::parse(in);
@@ -222,7 +211,7 @@ TEST_CASE("The placement memory recalls by key, replaces and survives a bad file
                       std::filesystem::directory_iterator{}) == 1);
 
   test::write_text(dir.file("cache/placements.json"), "{not json");
-  CHECK(runtime_error_of([&] {
+  CHECK(test::error_of<std::runtime_error>([&] {
           memory.recall(a);
         }).find("placements.json: not a placement memory") != std::string::npos);
   memory.remember(a, p);  // replaces the bad file
@@ -262,9 +251,22 @@ TEST_CASE("An experiment of a model this machine measured before is placed witho
   CHECK(second.measured.size() == first.measured.size());
   CHECK_FALSE(second.measured_at.empty());
 
+  // A memory that cannot be written costs the next run a measurement, and is said; the run goes on.
+  options.executable = test::automl_binary();
+  options.memory_file = "/proc/automl-test/placements.json";
+  log.clear();
+  const auto unremembered =
+      place_experiment(experiment("three", 3), 0, nullptr, 0, options, record);
+  CHECK(unremembered.measured.size() >= 1);
+  REQUIRE(log.size() == 2);
+  CHECK(log[1].find("placement memory: not remembered:") == 0);
+  CHECK(log[1].find("/proc/automl-test") != std::string::npos);
+  options.memory_file = dir.file("placements.json");
+  options.executable = "/nonexistent/automl";
+
   // --measure-placement measures again (here: cannot, and says so).
   options.remeasure = true;
-  CHECK(runtime_error_of([&] {
+  CHECK(test::error_of<std::runtime_error>([&] {
           place_experiment(experiment("two", 2), 0, nullptr, 0, options, record);
         }).find("placement") != std::string::npos);
 }
@@ -278,7 +280,7 @@ TEST_CASE("A measuring child that dies is a clear error and not the engine's dea
   std::filesystem::permissions(fake, std::filesystem::perms::owner_all);
   trials::TrialConfig trial;
   const auto probe = process_probe(fake, trial, false, 0.2, 2);
-  const auto error = runtime_error_of([&] { probe(Layout{2, 1}); });
+  const auto error = test::error_of<std::runtime_error>([&] { probe(Layout{2, 1}); });
   CHECK(error.find("measuring 2 concurrent trial(s) for the placement failed") !=
         std::string::npos);
 }

@@ -1,11 +1,6 @@
 // `automl serve` (serve/serve.h): the JSON API answers what `automl query` answers, with the
 // same types; the progress and change token follow the database; every request outside the
 // routes, methods and limits gets its 4xx, through the router and through a real socket.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <catch2/catch.hpp>
@@ -13,6 +8,7 @@
 #include <thread>
 
 #include "common/error.h"
+#include "loopback_http.h"
 #include "report/views.h"
 #include "serve/serve.h"
 #include "test_query_fixture.h"
@@ -39,29 +35,9 @@ json get_json(Api& api, const std::string& target) {
   return json::parse(response.body);
 }
 
-// One raw HTTP exchange with the server; returns the status code of the answer (0: none).
+// The status code of the server's answer to the raw request `bytes` (0: none).
 int http_status(std::uint16_t port, const std::string& bytes) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-    ::close(fd);
-    return 0;
-  }
-  std::size_t sent = 0;
-  while (sent < bytes.size()) {
-    const auto n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) break;  // the server may close on an oversized request before reading it all
-    sent += static_cast<std::size_t>(n);
-  }
-  std::string answer;
-  char buffer[4096];
-  for (ssize_t n; (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) answer.append(buffer, n);
-  ::close(fd);
-  if (answer.rfind("HTTP/1.1 ", 0) != 0) return 0;
-  return std::stoi(answer.substr(9, 3));
+  return automl::test::http_status(automl::test::http_exchange(port, bytes));
 }
 
 }  // namespace

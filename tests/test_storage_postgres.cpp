@@ -15,17 +15,6 @@ using namespace automl::storage;
 
 namespace {
 
-// The message of the StorageError that `open` throws ("" when it throws none).
-template <typename Open>
-std::string storage_error(Open&& open) {
-  try {
-    open();
-  } catch (const StorageError& e) {
-    return e.what();
-  }
-  return "";
-}
-
 // A TCP URL to the test server (where passwords are checked: the socket trusts), with `userinfo`.
 std::string tcp_url(const std::string& userinfo, const std::string& query = "") {
   std::smatch port;
@@ -59,7 +48,7 @@ TEST_CASE("open_storage picks the backend by the location", "[storage]") {
   CHECK_FALSE(is_postgres_url(dir.file("postgresql.db")));
   // Port 1 on this host: nothing listens (PostgreSQL builds), or no backend (builds without).
   const auto message =
-      storage_error([] { open_storage("postgresql://u:hunter2@127.0.0.1:1/runs"); });
+      test::error_of<StorageError>([] { open_storage("postgresql://u:hunter2@127.0.0.1:1/runs"); });
   CHECK_THAT(message, Catch::Contains("postgresql://u:***@127.0.0.1:1/runs"));
   CHECK_THAT(message, !Catch::Contains("hunter2"));
 #ifndef AUTOML_WITH_POSTGRES
@@ -69,17 +58,19 @@ TEST_CASE("open_storage picks the backend by the location", "[storage]") {
 
 TEST_CASE("A wrong PostgreSQL password never shows in the error", "[storage][postgres]") {
   AUTOML_SKIP_WITHOUT(test::postgres_server());
-  const auto in_url = storage_error([] { open_storage(tcp_url("automl:Wrong-Secret-42")); });
+  const auto in_url =
+      test::error_of<StorageError>([] { open_storage(tcp_url("automl:Wrong-Secret-42")); });
   CHECK_THAT(in_url, Catch::Contains("password authentication failed"));
   CHECK_THAT(in_url, Catch::Contains("automl:***@127.0.0.1"));  // names the database
   CHECK_THAT(in_url, !Catch::Contains("Wrong-Secret-42"));
-  const auto in_query =
-      storage_error([] { open_storage(tcp_url("automl", "?password=Wrong-Secret-43")); });
+  const auto in_query = test::error_of<StorageError>(
+      [] { open_storage(tcp_url("automl", "?password=Wrong-Secret-43")); });
   CHECK_THAT(in_query, Catch::Contains("password=***"));
   CHECK_THAT(in_query, !Catch::Contains("Wrong-Secret-43"));
   // libpq's own places: PGPASSWORD is used, and never echoed either.
   setenv("PGPASSWORD", "Wrong-Secret-44", 1);
-  const auto from_environment = storage_error([] { open_storage(tcp_url("automl")); });
+  const auto from_environment =
+      test::error_of<StorageError>([] { open_storage(tcp_url("automl")); });
   unsetenv("PGPASSWORD");
   CHECK_THAT(from_environment, Catch::Contains("password authentication failed"));
   CHECK_THAT(from_environment, !Catch::Contains("Wrong-Secret-44"));
@@ -100,15 +91,16 @@ TEST_CASE("A fresh PostgreSQL database migrates once, and a newer one is refused
 
   // A future automl would have migrated further.
   database.execute("INSERT INTO schema_version (version) VALUES (999)");
-  CHECK_THAT(storage_error([&] { database.open(); }), Catch::Contains("newer than this automl"));
-  CHECK_THAT(storage_error([&] { database.open(Access::read_only); }),
+  CHECK_THAT(test::error_of<StorageError>([&] { database.open(); }),
+             Catch::Contains("newer than this automl"));
+  CHECK_THAT(test::error_of<StorageError>([&] { database.open(Access::read_only); }),
              Catch::Contains("newer than this automl"));
 }
 
 TEST_CASE("A read-only PostgreSQL session never migrates and never writes", "[storage][postgres]") {
   AUTOML_SKIP_WITHOUT(test::postgres_server());
   test::TestDatabase database(test::Backend::postgres);
-  CHECK_THAT(storage_error([&] { database.open(Access::read_only); }),
+  CHECK_THAT(test::error_of<StorageError>([&] { database.open(Access::read_only); }),
              Catch::Contains("open it read-write once"));
   CHECK(database.schema_version() == 0);  // the reader created nothing
 

@@ -22,12 +22,13 @@ std::vector<T> read_raw(const std::string& path) {
   return values;
 }
 
-// The message of the InputError `load` throws ("" when it throws none).
-template <typename Load>
+// The message of the `Error` (by default an InputError) that `load` throws ("" when it throws
+// none; any other exception propagates and fails the test).
+template <typename Error = InputError, typename Load>
 std::string error_of(Load&& load) {
   try {
     load();
-  } catch (const InputError& error) {
+  } catch (const Error& error) {
     return error.what();
   }
   return "";

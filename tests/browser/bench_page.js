@@ -2,18 +2,11 @@
 // navigation to the first complete render (the report's tables and plots in the page):
 //   node tests/browser/bench_page.js http://127.0.0.1:PORT bench [runs]
 "use strict";
-let puppeteer;
-try {
-  puppeteer = require("puppeteer-core");
-} catch (e) {
-  console.log("SKIP: puppeteer-core is not installed (bash scripts/setup-browser.sh)");
-  process.exit(77);
-}
+const chromium = require("./chromium");
 const [url, experiment, runsText] = process.argv.slice(2);
 
 async function main() {
-  const browser = await puppeteer.launch({executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true, args: ["--no-sandbox", "--disable-gpu"]});
+  const browser = await chromium.launch();
   const page = await browser.newPage();
   const times = [];
   for (let i = 0; i < Number(runsText || 5); i++) {

@@ -8,13 +8,7 @@
 const {execFileSync} = require("child_process");
 const path = require("path");
 
-let puppeteer;
-try {
-  puppeteer = require("puppeteer-core");
-} catch (e) {
-  console.log("SKIP: puppeteer-core is not installed (bash scripts/setup-browser.sh)");
-  process.exit(77);
-}
+const chromium = require("./chromium");
 
 const [url, db, experiment, shots] = process.argv.slice(2);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -28,11 +22,7 @@ function check(condition, message) {
 }
 
 async function main() {
-  const browser = await puppeteer.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions"],
-  });
+  const browser = await chromium.launch();
   try {
     const page = await browser.newPage();
     await page.setViewport({width: 1400, height: 1000});
