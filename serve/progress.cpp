@@ -135,7 +135,7 @@ Json stage_json(Stage stage, const std::string& status, const StageCounts& c) {
   const int finished_trials =
       count(TrialStatus::done) + count(TrialStatus::crashed) + count(TrialStatus::failed);
   Json trials = Json::object();
-  for (const auto& s : all_names<TrialStatus>()) trials[s] = count(parse<TrialStatus>(s));
+  for (const auto s : all_values<TrialStatus>()) trials[std::string(name(s))] = count(s);
   return {{"stage", std::string(name(stage))},
           {"status", status},
           {"trials", c.total},
@@ -173,8 +173,7 @@ std::string progress_json(storage::Storage& db, const storage::ExperimentRow& ex
   std::map<Stage, std::string> status;
   for (const auto& s : stages) status[s.stage] = std::string(name(s.status));
   Json stage_list = Json::array();
-  for (const auto& s : all_names<Stage>()) {
-    const auto stage = parse<Stage>(s);
+  for (const auto stage : all_values<Stage>()) {
     if (!counts.count(stage) && !status.count(stage)) continue;
     stage_list.push_back(
         stage_json(stage, status.count(stage) ? status[stage] : "waiting", counts[stage]));
