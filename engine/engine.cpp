@@ -76,7 +76,7 @@ std::string progress_text(const Progress& p, const experiments::ExperimentConfig
   std::string text = fmt::format("progress: {} | {}", stages, budget);
   for (const auto& t : p.running) {
     const auto epochs = storage.epochs(t.id);
-    const auto config = nlohmann::json::parse(t.config).get<trials::TrialConfig>();
+    const auto config = trials::read_trial_config(t.config);
     if (epochs.empty() || epochs.back().epoch == 0) {
       text += fmt::format("\n  #{} {} on {}: starting", t.id, t.label, t.device);
       continue;

@@ -15,7 +15,7 @@ bool FakeRunner::start(const Launch& launch) {
   const auto pending = storage_.trial(launch.trial_id);
   if (!pending || pending->status != TrialStatus::pending)
     throw std::logic_error("fake runner: trial " + launch.label + " is not pending");
-  const auto config = nlohmann::json::parse(pending->config).get<trials::TrialConfig>();
+  const auto config = trials::read_trial_config(pending->config);
   auto outcome = script_(*pending, config);
   if (outcome.end != FakeEnd::died_before_claim) {
     storage_.claim_trial({0, launch.trial_id, worker, launch.slot.device});

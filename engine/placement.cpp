@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <memory>
 #include <sstream>
 #include <stdexcept>
@@ -382,7 +383,8 @@ class ThroughputChild {
 
 int measure_throughput(const std::string& config_file) {
   std::ifstream in(config_file);
-  const auto config = nlohmann::json::parse(in).get<trials::TrialConfig>();
+  const auto config =
+      trials::read_trial_config(std::string(std::istreambuf_iterator<char>(in), {}));
   ThroughputChild child(config.batch_size);
   const std::vector<double> lrs(kMostSteps, config.optimizer.lr);
   trials::run_lr_steps(config, lrs, [&](int step, double, double) {

@@ -311,7 +311,7 @@ void Scheduler::handle_exit(const Exit& exit) {
   }
   const auto summary = parse_summary(trial->summary);
   // LRRT and calibration trials never look at the test set.
-  const bool tested = nlohmann::json::parse(trial->config).get<trials::TrialConfig>().evaluate_test;
+  const bool tested = trials::read_trial_config(trial->config).evaluate_test;
   const auto outcome = trial->status != TrialStatus::done ? ": " + trial->reason
                        : tested ? fmt::format(", test acc {:.4f}", summary.final_test_accuracy)
                                 : std::string();

@@ -78,7 +78,7 @@ std::string cell_text(const Cell& cell, const Column& column) {
 Measures measures_of(const storage::TrialRow& trial) {
   trials::TrialConfig c;
   try {
-    c = nlohmann::json::parse(trial.config).get<trials::TrialConfig>();
+    c = trials::read_trial_config(trial.config);
   } catch (const std::exception&) {
     return {};  // a configuration this release cannot read: every column as measured
   }

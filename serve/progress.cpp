@@ -59,7 +59,7 @@ double planned_device_seconds(const std::vector<storage::StageRow>& stages) {
 
 int planned_epochs(const storage::TrialRow& trial) {
   try {
-    return nlohmann::json::parse(trial.config).get<trials::TrialConfig>().epochs;
+    return trials::read_trial_config(trial.config).epochs;
   } catch (const std::exception&) {
     return 0;  // a configuration this release cannot read: no ETA
   }
